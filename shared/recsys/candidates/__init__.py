@@ -1,0 +1,1 @@
+"""Stage 1: candidate sources (serving side, numpy only) and their merge."""

@@ -1,0 +1,187 @@
+"""`recsys`: train, evaluate, score, publish, rollback, versions, serve.
+
+Every expected failure ends with exit code 2 and one line on stderr; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from recsys.errors import RecsysError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse prints the whole usage block; one readable line is what we promise
+        self.exit(2, f"recsys: error: {message} (see 'recsys {self.prog.split()[-1]} --help')\n")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from recsys.config import load_settings
+    from recsys.train.evaluate import metrics_table
+    from recsys.train.pipeline import TrainJob, run_pipeline
+    from recsys.train.rundir import RunDir
+
+    settings = load_settings(args.config, args.set or [])
+    run_dir = args.run_dir or args.out.with_name(args.out.name + ".run")
+    job = TrainJob(args.interactions, args.items, args.out, RunDir(run_dir), settings)
+    steps = [s for s in (args.steps or "").split(",") if s]
+    manifest = run_pipeline(job, steps, show_progress=not args.quiet)
+    print(metrics_table(manifest.metrics, settings.evaluate.k))
+    print(f"\nmodel {manifest.version} written to {args.out} (run directory: {run_dir})")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from recsys import artifacts as A
+    from recsys.train.evaluate import metrics_table
+
+    manifest = A.Manifest.read(args.model)
+    ks = tuple(manifest.serving.get("settings", {}).get("evaluate", {}).get("k", (10, 50)))
+    print(f"model {manifest.version} (created {manifest.created_at})\n")
+    print(metrics_table(manifest.metrics, ks))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from recsys import columns as C
+    from recsys.data.schemas import load_user_list
+    from recsys.loaded import LoadedModel
+    from recsys.scoring import SCORED_SCHEMA, score_in_chunks
+
+    if args.k < 1:
+        raise RecsysError(f"--k must be at least 1, got {args.k}")
+    model = LoadedModel.from_dir(args.model)
+    users = load_user_list(args.users)
+    user_ids = users[C.USER_ID].tolist()
+    k = np.full(len(user_ids), args.k, dtype=np.int64)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(args.out, SCORED_SCHEMA) as writer:
+        for table in score_in_chunks(model, user_ids, k):
+            writer.write_table(table)
+    print(f"scored {len(user_ids)} users with model {model.version} -> {args.out}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from recsys.store.lifecycle import publish
+    from recsys.store.s3 import S3ModelStore
+
+    outcome = publish(args.model, S3ModelStore(args.bucket, args.prefix), force=args.force)
+    print(outcome)
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from recsys.store.lifecycle import rollback
+    from recsys.store.s3 import S3ModelStore
+
+    print(rollback(S3ModelStore(args.bucket, args.prefix), args.to))
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    from recsys.store.lifecycle import list_versions
+    from recsys.store.s3 import S3ModelStore
+
+    rows = list_versions(S3ModelStore(args.bucket, args.prefix))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no versions published")
+    for row in rows:
+        live = "*" if row["live"] else " "
+        ndcg = row["ndcg@10"]
+        print(f"{live} {row['version']:<28} {row['created_at']:<27} ndcg@10={ndcg if ndcg is None else f'{ndcg:.4f}'}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    if args.model:
+        os.environ["MODEL_DIR"] = str(args.model)
+    from recsys.serving.http import create_app
+
+    uvicorn.run(create_app(args.function), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="recsys", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="run the training pipeline and write a model directory")
+    train.add_argument("--interactions", type=Path, required=True, help="parquet, csv, jsonl or .dat")
+    train.add_argument("--items", type=Path, help="item metadata: parquet, csv, jsonl or .dat")
+    train.add_argument("--out", type=Path, required=True, help="model directory to write")
+    train.add_argument("--config", type=Path, help="settings override file (TOML or JSON)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting, e.g. als.factors=32")
+    train.add_argument("--run-dir", type=Path, help="step outputs (default: OUT.run next to OUT)")
+    train.add_argument("--steps", help="comma-separated steps to (re-)run; default all")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=_train)
+
+    evaluate = sub.add_parser("evaluate", help="print a model's stored metrics table")
+    evaluate.add_argument("--model", type=Path, required=True)
+    evaluate.set_defaults(handler=_evaluate)
+
+    score = sub.add_parser("score", help="local batch scoring of a file of user ids")
+    score.add_argument("--model", type=Path, required=True)
+    score.add_argument("--users", type=Path, required=True, help="csv, jsonl or parquet with a user_id column")
+    score.add_argument("--k", type=int, required=True)
+    score.add_argument("--out", type=Path, required=True, help="parquet: user_id, rank, item_id, score, reason")
+    score.set_defaults(handler=_score)
+
+    for name, handler, text in (
+        ("publish", _publish, "upload a model directory and make it live"),
+        ("rollback", _rollback, "make an earlier version live"),
+        ("versions", _versions, "list published versions"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--bucket", required=True)
+        command.add_argument("--prefix", default="recsys")
+        command.set_defaults(handler=handler)
+        if name == "publish":
+            command.add_argument("--model", type=Path, required=True)
+            command.add_argument("--force", action="store_true", help="skip the promotion gate")
+        elif name == "rollback":
+            command.add_argument("--to", required=True, metavar="VERSION")
+        else:
+            command.add_argument("--json", action="store_true")
+
+    serve = sub.add_parser("serve", help="run a function's HTTP app under uvicorn on 127.0.0.1")
+    serve.add_argument("--function", choices=("rerank", "candidates"), default="rerank")
+    serve.add_argument("--model", type=Path, help="local model directory (else MODEL_BUCKET/MODEL_PREFIX)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except RecsysError as exc:
+        print(f"recsys: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("recsys: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Column names shared by every table the project reads or writes."""
+
+from typing import Final
+
+USER_ID: Final = "user_id"
+ITEM_ID: Final = "item_id"
+TIMESTAMP: Final = "timestamp"
+WEIGHT: Final = "weight"
+RATING: Final = "rating"
+
+USER_IDX: Final = "user_idx"
+ITEM_IDX: Final = "item_idx"
+
+RANK: Final = "rank"
+SCORE: Final = "score"
+REASON: Final = "reason"
+K: Final = "k"
+
+#: Columns of every scored-output table (local `recsys score` and S3 batch scoring).
+SCORED_COLUMNS: Final = (USER_ID, RANK, ITEM_ID, SCORE, REASON)

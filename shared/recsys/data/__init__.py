@@ -1,0 +1,1 @@
+"""Reading and validating the input tables (training side: pandas + pandera)."""

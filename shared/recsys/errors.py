@@ -1,0 +1,59 @@
+"""Domain errors. Each expected failure has a type, an HTTP status and a stable code.
+
+The HTTP layer, the CLI and the batch job map these in one place each; anything that is not a
+`RecsysError` is a bug and is answered generically.
+"""
+
+from __future__ import annotations
+
+
+class RecsysError(Exception):
+    """Base of every expected failure."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputDataError(RecsysError):
+    """An input table (interactions, items, user list) is missing, unreadable or invalid."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class ConfigError(RecsysError):
+    """A settings file or `--set` override is invalid."""
+
+    code = "invalid_config"
+
+
+class NotFoundError(RecsysError):
+    """A requested entity (item, version, file) does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class ModelUnavailableError(RecsysError):
+    """No usable model is loaded (none published, or every candidate version failed to load)."""
+
+    code = "model_unavailable"
+    status = 503
+
+
+class ModelIntegrityError(RecsysError):
+    """A model version is corrupt, incomplete or incompatible with this code."""
+
+    code = "model_integrity"
+    status = 503
+
+
+class PromotionRefusedError(RecsysError):
+    """The promotion gate refused a model that scores below the live one."""
+
+    code = "promotion_refused"
+    status = 409

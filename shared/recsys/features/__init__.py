@@ -1,0 +1,1 @@
+"""Features: tables fitted offline (`recsys.features.tables`) and gathered per request (`assemble`)."""

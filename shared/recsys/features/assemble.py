@@ -1,0 +1,60 @@
+"""Gather the ranker's feature matrix for candidate pairs: array indexing only, no pandas.
+
+Training and serving both call `assemble`, so the ranker always sees features built by the
+same code it was trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from recsys.candidates.generate import Candidates
+from recsys.candidates.sources import UserBatch
+from recsys.model import ModelArrays, tag_groups
+
+F32 = npt.NDArray[np.float32]
+
+
+def pair_feature_names(source_names: Sequence[str], tag_names: Sequence[str]) -> tuple[str, ...]:
+    names = [f"{source}_score" for source in source_names]
+    names += [f"{source}_rank" for source in source_names]
+    names.append("n_sources")
+    names += [f"{group}_match" for group in tag_groups(tag_names)]
+    return tuple(names)
+
+
+def feature_names(model: ModelArrays, source_names: Sequence[str]) -> tuple[str, ...]:
+    return (
+        *model.user_feature_names,
+        *model.item_feature_names,
+        *pair_feature_names(source_names, model.tag_names),
+    )
+
+
+def assemble(model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F32:
+    """A C-contiguous float32 matrix, one row per candidate pair, columns as `feature_names`."""
+    n_pairs, n_sources = len(candidates), len(candidates.source_names)
+    users = batch.users[candidates.row]  # -1 selects the last row: the no-history user
+    groups = tag_groups(model.tag_names)
+    width = len(model.user_feature_names) + len(model.item_feature_names) + 2 * n_sources + 1 + len(groups)
+    matrix = np.empty((n_pairs, width), dtype=np.float32)
+    col = 0
+    for block in (model.user_features[users], model.item_features[candidates.item]):
+        matrix[:, col : col + block.shape[1]] = block
+        col += block.shape[1]
+    matrix[:, col : col + n_sources] = candidates.scores
+    col += n_sources
+    matrix[:, col : col + n_sources] = candidates.ranks
+    col += n_sources
+    matrix[:, col] = np.sum(~np.isnan(candidates.ranks), axis=1)
+    col += 1
+    if groups:
+        affinity = model.user_tags[users]
+        tags = model.item_tags[candidates.item]
+        for cols in groups.values():
+            matrix[:, col] = np.einsum("ij,ij->i", affinity[:, cols], tags[:, cols])
+            col += 1
+    return matrix

@@ -1,0 +1,128 @@
+"""The two stages composed: candidates, filters, scoring, top-k. Batch-shaped and vectorised.
+
+One user online and a million users in batch go through the same `recommend` call; the only
+difference is the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from recsys.candidates.generate import CandidateGenerator, Candidates, Exclusions
+from recsys.candidates.sources import UserBatch
+from recsys.model import ModelArrays
+from recsys.ragged import Ragged
+from recsys.ranking.scorers import CandidateScorer
+
+F32 = npt.NDArray[np.float32]
+REQUESTED = "requested"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Top-k per batch row, long format, rows ascending and rank 1..k within a row."""
+
+    row: npt.NDArray[np.int64]
+    item: npt.NDArray[np.int32]
+    score: F32
+    rank: npt.NDArray[np.int64]
+    reason: npt.NDArray[np.int64]  # index into source_names
+    source_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def reasons(self) -> npt.NDArray[np.object_]:
+        """Source names; `requested` for an item no source proposed (a caller's list in /rerank)."""
+        return np.asarray((*self.source_names, REQUESTED), dtype=object)[self.reason]
+
+
+def top_k_per_row(
+    row: npt.NDArray[np.int64], item: npt.NDArray[np.int32], score: F32, k: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Indices of each row's k best pairs (ties broken by item index), and their 1-based ranks."""
+    order = np.lexsort((item, -score, row))
+    sorted_rows = row[order]
+    position = np.arange(len(order)) - np.searchsorted(sorted_rows, sorted_rows, side="left")
+    keep = position < k[sorted_rows]
+    return order[keep], position[keep] + 1
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to recommend, for a batch of users (internal indices, -1 for unknown)."""
+
+    users: npt.NDArray[np.int32]
+    k: npt.NDArray[np.int64]
+    exclude_seen: bool = True
+    recent_items: Ragged | None = None  # extra co-visitation seeds per row
+    exclude: Ragged | None = None  # extra excluded items per row
+    allowed: npt.NDArray[np.bool_] | None = None  # catalog-wide filter (e.g. a genre)
+
+
+class Recommender:
+    def __init__(
+        self,
+        model: ModelArrays,
+        generator: CandidateGenerator,
+        scorer: CandidateScorer,
+        recent_items: int,
+    ) -> None:
+        self.model = model
+        self.generator = generator
+        self.scorer = scorer
+        self.recent_items = recent_items
+
+    def user_batch(self, users: npt.NDArray[np.int32], recent_items: Ragged | None = None) -> UserBatch:
+        seeds = self.model.seen.take_rows(users).last(self.recent_items)
+        if recent_items is not None:
+            seeds = seeds.concat(recent_items)
+        return UserBatch(users=users, seeds=seeds)
+
+    def candidates(self, request: Request) -> tuple[UserBatch, Candidates]:
+        batch = self.user_batch(request.users, request.recent_items)
+        excluded = self.model.seen.take_rows(request.users) if request.exclude_seen else Ragged.empty(len(batch))
+        if request.exclude is not None:
+            excluded = excluded.concat(request.exclude)
+        exclusions = Exclusions(per_user=excluded, allowed=request.allowed)
+        min_pop = int(request.k.max()) if len(request.k) else 0
+        return batch, self.generator.generate(self.model, batch, exclusions, min_popularity=min_pop)
+
+    def rank(self, batch: UserBatch, candidates: Candidates, k: npt.NDArray[np.int64]) -> Ranked:
+        scores = self.scorer.score(self.model, batch, candidates)
+        keep, rank = top_k_per_row(candidates.row, candidates.item, scores, k)
+        return Ranked(
+            row=candidates.row[keep],
+            item=candidates.item[keep],
+            score=scores[keep],
+            rank=rank,
+            reason=candidates.reason()[keep],
+            source_names=candidates.source_names,
+        )
+
+    def recommend(self, request: Request) -> Ranked:
+        batch, candidates = self.candidates(request)
+        return self.rank(batch, candidates, request.k)
+
+    def rerank(self, user: int, items: Sequence[int], k: int) -> Ranked:
+        """Score a caller's own list for one user; items are internal indices, all known."""
+        batch = self.user_batch(np.asarray([user], dtype=np.int32))
+        full = self.generator.generate(self.model, batch, Exclusions(per_user=Ragged.empty(1)))
+        wanted = np.asarray(items, dtype=np.int32)
+        # every source's score for the wanted items; ranks where the source would have proposed them
+        scores = np.column_stack(
+            [src.scores(self.model, batch)[0, wanted] for src in self.generator.sources]
+        ).astype(np.float32, copy=False)
+        ranks = np.full_like(scores, np.nan)
+        # full.item is sorted (one row), so a binary search finds each wanted item's proposal
+        at = np.minimum(np.searchsorted(full.item, wanted), max(len(full) - 1, 0))
+        proposed = (len(full) > 0) & (full.item[at] == wanted) if len(full) else np.zeros(len(wanted), bool)
+        ranks[proposed] = full.ranks[at[proposed]]
+        candidates = Candidates(
+            np.zeros(len(wanted), dtype=np.int64), wanted, scores, ranks, self.generator.source_names
+        )
+        return self.rank(batch, candidates, np.asarray([k], dtype=np.int64))

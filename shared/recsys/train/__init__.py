@@ -1,0 +1,1 @@
+"""The offline pipeline: steps that read and write files in a run directory."""

@@ -1,0 +1,119 @@
+"""Step `evaluate`: the test window (t >= t2) scored by four systems, warm and cold users apart.
+
+Stage 1 and the features are refitted on everything before t2; the ranker is the one trained
+on the (t1, t2] labels. Nothing here is tuned on: the numbers are only reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from recsys import artifacts as A
+from recsys import columns as C
+from recsys.config import TrainSettings
+from recsys.engine import build_recommender, chunks, serving_config, to_matrix
+from recsys.metrics import candidate_recall, ranking_metrics
+from recsys.model import ModelArrays
+from recsys.ragged import Ragged
+from recsys.ranking.scorers import CandidateScorer, LightGBMScorer, ReciprocalRankFusion, SourcePriority
+from recsys.recommender import Request
+from recsys.train.rundir import RunDir
+
+CHUNK = 1024
+SYSTEMS = ("popularity", "als", "stage1", "two_stage")
+
+
+def relevant_items(test: pd.DataFrame, users: npt.NDArray[np.int32], model: ModelArrays) -> Ragged:
+    """Each test user's test-window items that were not already seen before t2."""
+    seen = model.seen.take_rows(users)
+    seen_keys = seen.row_ids() * model.n_items + seen.values
+    row_of = {int(u): r for r, u in enumerate(users)}
+    rows = test[C.USER_IDX].map(row_of).to_numpy(np.int64)
+    items = test[C.ITEM_IDX].to_numpy(np.int64)
+    keys = np.unique(rows * model.n_items + items)
+    keys = keys[~np.isin(keys, seen_keys)]
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(keys // model.n_items, minlength=len(users)))))
+    return Ragged(indptr.astype(np.int64), (keys % model.n_items).astype(np.int32))
+
+
+def _scorers(run: RunDir) -> dict[str, tuple[CandidateScorer, tuple[str, ...]]]:
+    return {
+        "popularity": (SourcePriority(("popularity",), ("popularity",)), ("popularity",)),
+        "als": (SourcePriority(("als", "popularity"), ("als", "popularity")), ("als", "popularity")),
+        "stage1": (ReciprocalRankFusion(), ("als", "covisit", "popularity")),
+        "two_stage": (LightGBMScorer.load(run.root / "stage2" / A.RANKER), ("als", "covisit", "popularity")),
+    }
+
+
+def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, Any]:
+    model = ModelArrays.load(*run.model_path("t2"))
+    config = serving_config(settings.candidates.model_dump(exclude={"recent_items"}), settings.candidates.recent_items)
+    test = run.read_parquet("split", "test.parquet")
+    users = np.unique(test[C.USER_IDX].to_numpy(np.int32))
+    relevant = relevant_items(test, users, model)
+    warm = np.diff(model.seen.indptr)[users] > 0
+    ks = sorted(settings.evaluate.k)
+    k_max = max(ks)
+    segments = {"all": np.ones(len(users), dtype=bool), "warm": warm, "cold": ~warm}
+
+    results: dict[str, Any] = {}
+    candidate_rows: list[npt.NDArray[np.int64]] = []
+    candidate_items: list[npt.NDArray[np.int32]] = []
+    for name, (scorer, sources) in _scorers(run).items():
+        recommender = build_recommender(model, scorer, config, sources)
+        matrices = []
+        offset = 0
+        for chunk in chunks(users, CHUNK):
+            request = Request(users=chunk, k=np.full(len(chunk), k_max, dtype=np.int64))
+            batch, candidates = recommender.candidates(request)
+            if name == "stage1":
+                candidate_rows.append(candidates.row + offset)
+                candidate_items.append(candidates.item)
+            matrices.append(to_matrix(recommender.rank(batch, candidates, request.k), len(chunk), k_max))
+            offset += len(chunk)
+        recommended = np.vstack(matrices)
+        results[name] = {}
+        for segment, mask in segments.items():
+            part = relevant.take_rows(np.flatnonzero(mask))
+            metrics: dict[str, float] = {"users": float(int((np.diff(part.indptr) > 0).sum()))}
+            for k in ks:
+                metrics.update(ranking_metrics(recommended[mask], part, k, model.n_items))
+            results[name][segment] = metrics
+        advance()
+
+    rows, items = np.concatenate(candidate_rows), np.concatenate(candidate_items)
+    results["candidates"] = {
+        "recall": candidate_recall(rows, items, relevant),
+        "mean_per_user": float(len(rows) / max(len(users), 1)),
+    }
+    results["test_window"] = {"users": int(len(users)), "warm_users": int(warm.sum()), "cold_users": int((~warm).sum())}
+    run.write_json("evaluate", "metrics.json", results)
+    return results
+
+
+def metrics_table(metrics: dict[str, Any], ks: tuple[int, ...] = (10, 50)) -> str:
+    """A plain-text table: one line per system and segment."""
+    columns = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall", "map", "mrr", "hit_rate", "coverage")]
+    header = f"{'system':<11}{'users':>12}" + "".join(f"{c:>13}" for c in columns)
+    lines = [header, "-" * len(header)]
+    for segment in ("all", "warm", "cold"):
+        for system in SYSTEMS:
+            row = metrics.get(system, {}).get(segment)
+            if row is None:
+                continue
+            label = f"{segment}:{int(row['users'])}"
+            lines.append(
+                f"{system:<11}{label:>12}" + "".join(f"{row.get(c, float('nan')):>13.4f}" for c in columns)
+            )
+        lines.append("")
+    cand = metrics.get("candidates")
+    if cand:
+        lines.append(
+            f"stage-1 candidate recall: {cand['recall']:.4f} with {cand['mean_per_user']:.0f} candidates per user"
+        )
+    return "\n".join(lines)
