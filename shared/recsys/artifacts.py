@@ -33,8 +33,15 @@ RANKER: Final = "ranker.txt"
 FEATURE_IMPORTANCE: Final = "feature_importance.csv"
 
 STAGE1_FILES: Final = (
-    USER_IDS, ITEM_IDS, ALS_USER_FACTORS, ALS_ITEM_FACTORS, COVISIT_ITEMS, COVISIT_SCORES,
-    POPULARITY, SEEN_INDPTR, SEEN_ITEMS,
+    USER_IDS,
+    ITEM_IDS,
+    ALS_USER_FACTORS,
+    ALS_ITEM_FACTORS,
+    COVISIT_ITEMS,
+    COVISIT_SCORES,
+    POPULARITY,
+    SEEN_INDPTR,
+    SEEN_ITEMS,
 )
 FEATURE_FILES: Final = (USER_FEATURES, ITEM_FEATURES, USER_TAGS, ITEM_TAGS, ITEM_DISPLAY)
 #: Everything serving reads. A manifest that lacks one of these is incomplete.

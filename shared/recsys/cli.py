@@ -33,6 +33,9 @@ def _train(args: argparse.Namespace) -> int:
     job = TrainJob(args.interactions, args.items, args.out, RunDir(run_dir), settings)
     steps = [s for s in (args.steps or "").split(",") if s]
     manifest = run_pipeline(job, steps, show_progress=not args.quiet)
+    if manifest is None:
+        print(f"ran {', '.join(steps)} in {run_dir}")
+        return 0
     print(metrics_table(manifest.metrics, settings.evaluate.k))
     print(f"\nmodel {manifest.version} written to {args.out} (run directory: {run_dir})")
     return 0

@@ -24,7 +24,10 @@ def serving_config(candidate_counts: Mapping[str, int], recent_items: int) -> di
 
 
 def build_recommender(
-    model: ModelArrays, scorer: CandidateScorer, config: Mapping[str, Any], source_names: tuple[str, ...] | None = None
+    model: ModelArrays,
+    scorer: CandidateScorer,
+    config: Mapping[str, Any],
+    source_names: tuple[str, ...] | None = None,
 ) -> Recommender:
     sources = default_sources()
     if source_names is not None:

@@ -51,7 +51,8 @@ class IdMap:
         return np.fromiter((index.get(i, UNKNOWN) for i in external_ids), dtype=np.int32, count=len(external_ids))
 
     def to_ids(self, indices: npt.NDArray[np.integer]) -> npt.NDArray[np.object_]:
-        return self._array[indices]
+        result: npt.NDArray[np.object_] = self._array[indices]
+        return result
 
     def save(self, path: Path, column: str) -> None:
         pq.write_table(pa.table({column: pa.array(self.ids, type=pa.string())}), path)

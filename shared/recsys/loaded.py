@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recsys import artifacts as A
 from recsys.engine import build_recommender
+from recsys.errors import ModelIntegrityError
 from recsys.model import ModelArrays
 from recsys.ranking.scorers import LightGBMScorer
 from recsys.recommender import Recommender
@@ -34,5 +35,5 @@ class LoadedModel:
         recommender = build_recommender(arrays, scorer, manifest.serving)
         scorer.check_compatible(arrays, recommender.generator.source_names)
         if tuple(manifest.features) != scorer.feature_names:
-            raise A.ModelIntegrityError(f"model {manifest.version}: manifest feature list differs from the ranker's")
+            raise ModelIntegrityError(f"model {manifest.version}: manifest feature list differs from the ranker's")
         return cls(manifest, arrays, recommender)

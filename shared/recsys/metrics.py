@@ -16,7 +16,7 @@ I64 = npt.NDArray[np.int64]
 
 
 def hit_matrix(recommended: npt.NDArray[np.integer], relevant: Ragged) -> npt.NDArray[np.bool_]:
-    n_users, width = recommended.shape
+    n_users = recommended.shape[0]
     span = int(max(recommended.max(initial=0), relevant.values.max(initial=0))) + 1
     rec_keys = np.arange(n_users)[:, None].astype(np.int64) * span + recommended.astype(np.int64)
     rel_keys = relevant.row_ids() * span + relevant.values.astype(np.int64)

@@ -88,7 +88,8 @@ class ModelArrays:
             return find_file(search_path, name)
 
         def npy(name: str) -> npt.NDArray[np.generic]:
-            return np.load(path(name), mmap_mode="r", allow_pickle=False)
+            array: npt.NDArray[np.generic] = np.load(path(name), mmap_mode="r", allow_pickle=False)
+            return array
 
         users = IdMap.load(path(A.USER_IDS), C.USER_ID)
         items = IdMap.load(path(A.ITEM_IDS), C.ITEM_ID)

@@ -114,9 +114,9 @@ class Recommender:
         full = self.generator.generate(self.model, batch, Exclusions(per_user=Ragged.empty(1)))
         wanted = np.asarray(items, dtype=np.int32)
         # every source's score for the wanted items; ranks where the source would have proposed them
-        scores = np.column_stack(
-            [src.scores(self.model, batch)[0, wanted] for src in self.generator.sources]
-        ).astype(np.float32, copy=False)
+        scores = np.column_stack([src.scores(self.model, batch)[0, wanted] for src in self.generator.sources]).astype(
+            np.float32, copy=False
+        )
         ranks = np.full_like(scores, np.nan)
         # full.item is sorted (one row), so a binary search finds each wanted item's proposal
         at = np.minimum(np.searchsorted(full.item, wanted), max(len(full) - 1, 0))

@@ -21,11 +21,8 @@ def fit_als(history: pd.DataFrame, n_users: int, n_items: int, settings: AlsSett
     from implicit.cpu.als import AlternatingLeastSquares  # heavy import, training only
 
     confidence = 1.0 + settings.alpha * history[C.WEIGHT].to_numpy(dtype=np.float32)
-    user_items = sp.csr_matrix(
-        (confidence, (history[C.USER_IDX].to_numpy(), history[C.ITEM_IDX].to_numpy())),
-        shape=(n_users, n_items),
-        dtype=np.float32,
-    )
+    rows, cols = history[C.USER_IDX].to_numpy(np.int64), history[C.ITEM_IDX].to_numpy(np.int64)
+    user_items = sp.coo_matrix((confidence, (rows, cols)), shape=(n_users, n_items)).tocsr()
     with threadpool_limits(1, "blas"):  # implicit asks for it: BLAS threads fight its own
         model = AlternatingLeastSquares(
             factors=settings.factors,
@@ -91,9 +88,8 @@ def fit_popularity(history: pd.DataFrame, n_items: int, now: float, settings: Po
 
 def seen_index(history: pd.DataFrame, n_users: int) -> Ragged:
     """Each user's distinct items in time order (oldest first; a repeat counts at its last time)."""
-    ordered = (
-        history.sort_values([C.USER_IDX, C.TIMESTAMP, C.ITEM_IDX])
-        .drop_duplicates([C.USER_IDX, C.ITEM_IDX], keep="last")
+    ordered = history.sort_values([C.USER_IDX, C.TIMESTAMP, C.ITEM_IDX]).drop_duplicates(
+        [C.USER_IDX, C.ITEM_IDX], keep="last"
     )
     users = ordered[C.USER_IDX].to_numpy()
     indptr = np.concatenate(([0], np.cumsum(np.bincount(users, minlength=n_users)))).astype(np.int64)

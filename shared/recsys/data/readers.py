@@ -79,4 +79,5 @@ def ids_as_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         # csv readers turn an int column with gaps into floats: 42.0 must stay "42"
         values = values.astype("Int64")
-    return values.astype("string").str.strip().replace("", pd.NA)
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")

@@ -69,8 +69,9 @@ def _timestamps_to_seconds(values: pd.Series) -> pd.Series:
         if numeric.notna().sum() >= values.notna().sum():
             return numeric.round().astype("Int64")
         parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-    seconds = parsed.astype("int64") // 1_000_000_000
-    return pd.Series(seconds, index=values.index).where(parsed.notna()).astype("Int64")
+    # pandas 3 keeps the parsed resolution (s, ms, us or ns), so divide by a Timedelta, not 1e9
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    return pd.Series(seconds, index=values.index).astype("Int64")
 
 
 def load_interactions(path: Path) -> pd.DataFrame:

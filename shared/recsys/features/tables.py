@@ -27,12 +27,12 @@ class FeatureTables:
     item_tags: pd.DataFrame
 
 
-def _windows(frame: pd.DataFrame, key: str, now: float, days: tuple[int, ...], prefix: str, n: int) -> dict[str, np.ndarray]:
+def _windows(
+    frame: pd.DataFrame, key: str, now: float, days: tuple[int, ...], prefix: str, n: int
+) -> dict[str, np.ndarray]:
     ts = frame[C.TIMESTAMP].to_numpy(dtype=np.float64)
     ids = frame[key].to_numpy()
-    return {
-        f"{prefix}_n_{d}d": np.bincount(ids[ts >= now - d * DAY], minlength=n).astype(np.float32) for d in days
-    }
+    return {f"{prefix}_n_{d}d": np.bincount(ids[ts >= now - d * DAY], minlength=n).astype(np.float32) for d in days}
 
 
 def _per_id(frame: pd.DataFrame, key: str, n: int) -> pd.DataFrame:

@@ -91,7 +91,11 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
         "recall": candidate_recall(rows, items, relevant),
         "mean_per_user": float(len(rows) / max(len(users), 1)),
     }
-    results["test_window"] = {"users": int(len(users)), "warm_users": int(warm.sum()), "cold_users": int((~warm).sum())}
+    results["test_window"] = {
+        "users": len(users),
+        "warm_users": int(warm.sum()),
+        "cold_users": int((~warm).sum()),
+    }
     run.write_json("evaluate", "metrics.json", results)
     return results
 
@@ -107,9 +111,7 @@ def metrics_table(metrics: dict[str, Any], ks: tuple[int, ...] = (10, 50)) -> st
             if row is None:
                 continue
             label = f"{segment}:{int(row['users'])}"
-            lines.append(
-                f"{system:<11}{label:>12}" + "".join(f"{row.get(c, float('nan')):>13.4f}" for c in columns)
-            )
+            lines.append(f"{system:<11}{label:>12}" + "".join(f"{row.get(c, float('nan')):>13.4f}" for c in columns))
         lines.append("")
     cand = metrics.get("candidates")
     if cand:

@@ -35,9 +35,7 @@ def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
     scorer.check_compatible(model, recommender.generator.source_names)
 
     created = datetime.now(UTC)
-    identity = hashlib.sha256(
-        (prepared["data_fingerprint"] + settings.model_dump_json()).encode()
-    ).hexdigest()[:8]
+    identity = hashlib.sha256((prepared["data_fingerprint"] + settings.model_dump_json()).encode()).hexdigest()[:8]
     files = tuple(
         A.FileEntry(p.name, p.stat().st_size, A.sha256_of(p)) for p in sorted(staging.iterdir()) if p.is_file()
     )

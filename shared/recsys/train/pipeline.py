@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from recsys import artifacts as A
 from recsys.config import TrainSettings
-from recsys.errors import ConfigError
+from recsys.errors import ConfigError, InputDataError
 from recsys.train.evaluate import run_evaluate
 from recsys.train.features import run_features
 from recsys.train.package import run_package
@@ -55,16 +55,22 @@ STEPS: tuple[Step, ...] = (
 STEP_NAMES = tuple(step.name for step in STEPS)
 
 
-def run_pipeline(job: TrainJob, only: Sequence[str] = (), show_progress: bool = True) -> A.Manifest:
-    """Run every step (or only the named ones, reusing the run directory's earlier outputs)."""
+def run_pipeline(job: TrainJob, only: Sequence[str] = (), show_progress: bool = True) -> A.Manifest | None:
+    """Run every step (or only the named ones, reusing the run directory's earlier outputs).
+
+    Returns the manifest when the `package` step ran.
+    """
     unknown = [name for name in only if name not in STEP_NAMES]
     if unknown:
         raise ConfigError(f"unknown step(s) {', '.join(unknown)}; steps are {', '.join(STEP_NAMES)}")
+    for path in (job.interactions, job.items):
+        if path is not None and not path.is_file():
+            raise InputDataError(f"{path}: file not found")
     job.run.root.mkdir(parents=True, exist_ok=True)
     (job.run.root / "settings.json").write_text(job.settings.model_dump_json(indent=2), encoding="utf-8")
     for step in STEPS:
         if only and step.name not in only:
             continue
         with tqdm(total=step.total(job), desc=f"{step.name:<9}", unit="part", disable=not show_progress) as bar:
-            step.run(job, lambda b=bar: b.update())
-    return A.Manifest.read(job.out)
+            step.run(job, bar.update)
+    return A.Manifest.read(job.out) if not only or "package" in only else None

@@ -64,8 +64,10 @@ def run_prepare(run: RunDir, interactions_path: Path, items_path: Path | None) -
     catalog.insert(0, C.ITEM_IDX, np.arange(len(item_map), dtype=np.int32))
     catalog.to_parquet(out / "items.parquet", index=False)
     display_columns = [
-        c for c in catalog.columns
-        if c not in (C.ITEM_IDX,) and (c == C.ITEM_ID or pd.api.types.is_string_dtype(catalog[c]))
+        c
+        for c in catalog.columns
+        if c not in (C.ITEM_IDX,)
+        and (c == C.ITEM_ID or pd.api.types.is_string_dtype(catalog[c]))
         and not catalog[c].map(lambda v: isinstance(v, list)).any()
     ]
     catalog[display_columns].astype("string").to_parquet(out / A.ITEM_DISPLAY, index=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ def run_stage1(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
         user_factors, item_factors = fit_als(history, n_users, n_items, settings.als)
         neighbours, link_scores = fit_covisitation(history, n_items, settings.covisit)
         seen = seen_index(history, n_users)
-        arrays = {
+        arrays: dict[str, np.ndarray[Any, Any]] = {
             A.ALS_USER_FACTORS: user_factors,
             A.ALS_ITEM_FACTORS: item_factors,
             A.COVISIT_ITEMS: neighbours,

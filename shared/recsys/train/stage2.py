@@ -86,7 +86,10 @@ def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
         "verbosity": -1,
     }
     train_set = lgb.Dataset(
-        features[~row_is_valid], labels[~row_is_valid], group=groups[~is_valid_group], feature_name=list(names)
+        features[~row_is_valid],
+        labels[~row_is_valid],
+        group=groups[~is_valid_group],
+        feature_name=list(names),
     )
     valid_set = lgb.Dataset(
         features[row_is_valid], labels[row_is_valid], group=groups[is_valid_group], reference=train_set
@@ -110,8 +113,8 @@ def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
     ).sort_values("gain", ascending=False)
     importance.to_csv(out / A.FEATURE_IMPORTANCE, index=False)
     summary = {
-        "queries": int(len(groups)),
-        "rows": int(len(labels)),
+        "queries": len(groups),
+        "rows": len(labels),
         "positive_rate": float(labels.mean()),
         "best_iteration": int(booster.best_iteration),
         "held_out_ndcg@10": float(booster.best_score["held_out_users"]["ndcg@10"]),

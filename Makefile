@@ -1,0 +1,57 @@
+# serverless-recsys: every task goes through this file.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help install demo train test test-unit test-integration lint format pr serve invoke bench clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Python 3.12 (the Lambda runtime): a python3.12 on PATH, or pyenv's 3.12.1 through its shim.
+PYTHON312 := $(shell PYENV_VERSION=3.12.1 python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null \
+                || python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null)
+DEMO_MODEL := models/demo
+DEMO_DATA := data/demo
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## create .venv with Python 3.12 and install recsys with its train and dev extras
+
+$(VENV)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON312)" ]; then \
+	  echo "error: Python 3.12 not found (tried python3.12 on PATH and PYENV_VERSION=3.12.1)" >&2; exit 1; fi
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then rm -rf $(VENV); fi
+	$(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[train,dev]'
+	@touch $@
+
+train: install ## train the demo model on the bundled MovieTweetings data -> models/demo
+	$(BIN)/recsys train --interactions $(DEMO_DATA)/ratings.dat --items $(DEMO_DATA)/movies.dat --out $(DEMO_MODEL)
+
+demo: train ## train, then show metrics and recommendations on the demo data
+	$(PY) infra/scripts/demo.py --model $(DEMO_MODEL) --items $(DEMO_DATA)/movies.dat
+
+test: install ## the whole suite: lint, unit and integration tests
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest -m unit
+
+test-integration: install
+	$(BIN)/pytest -m integration
+
+lint: install ## ruff (lint + format check) and mypy (strict on shared/recsys)
+	$(BIN)/ruff check shared functions tests infra
+	$(BIN)/ruff format --check shared functions tests infra
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix shared functions tests infra
+	$(BIN)/ruff format shared functions tests infra
+
+pr: format test ## format, lint, type-check and test: run before a pull request
+
+clean: ## remove generated files (models, runs, build output), keep .venv
+	rm -rf models runs .aws-sam .bench .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""The `recsys` command on data that is not MovieTweetings, and its one-line errors."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from recsys import artifacts as A
+from recsys.cli import main
+from recsys.train.pipeline import TrainJob
+
+from ..conftest import FAST
+
+FAST_CLI = [arg for setting in FAST for arg in ("--set", setting)]
+
+
+def test_synthetic_model_directory_is_complete_and_verified(synthetic_run: TrainJob) -> None:
+    manifest = A.Manifest.read(synthetic_run.out)
+    manifest.check_complete()
+    A.verify_files(synthetic_run.out, manifest)
+    assert {f.name for f in manifest.files} >= set(A.SERVING_FILES)
+    assert "item_meta_release_day" in manifest.features  # numeric metadata became a feature
+    assert "item_cat_studio" in manifest.features  # low-cardinality text became a category
+    assert "genres_match" in manifest.features  # a list column became tags
+    for system in ("popularity", "als", "stage1", "two_stage"):
+        for segment in ("all", "warm", "cold"):
+            assert set(manifest.metrics[system][segment]) >= {
+                "ndcg@10",
+                "recall@50",
+                "map@10",
+                "mrr@10",
+                "coverage@50",
+            }
+    assert 0 < manifest.metrics["candidates"]["recall"] <= 1
+    importance = pd.read_csv(synthetic_run.out / A.FEATURE_IMPORTANCE)
+    assert importance["gain"].sum() > 0
+
+
+def test_train_evaluate_score_through_the_cli(
+    tmp_path: Path, synthetic_paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    interactions, items = synthetic_paths
+    out = tmp_path / "model"
+    args = ["train", "--interactions", str(interactions), "--items", str(items), "--out", str(out), "--quiet"]
+    assert main([*args, *FAST_CLI]) == 0
+    printed = capsys.readouterr().out
+    assert "two_stage" in printed and "ndcg@10" in printed
+    assert (out / A.MANIFEST).is_file()
+    assert (tmp_path / "model.run" / "stage2" / "training.json").is_file()
+
+    assert main(["evaluate", "--model", str(out)]) == 0
+    assert "popularity" in capsys.readouterr().out
+
+    users = tmp_path / "users.jsonl"
+    users.write_text('{"user_id": "u00001"}\n{"user_id": "u00002"}\n{"user_id": "never-seen"}\n')
+    scored = tmp_path / "scored.parquet"
+    assert main(["score", "--model", str(out), "--users", str(users), "--k", "7", "--out", str(scored)]) == 0
+    table = pq.read_table(scored).to_pandas()
+    assert list(table.columns) == ["user_id", "rank", "item_id", "score", "reason"]
+    assert table.groupby("user_id").size().to_dict() == {"u00001": 7, "u00002": 7, "never-seen": 7}
+    assert (table[table["user_id"] == "never-seen"]["reason"] == "popularity").all()
+    for _, group in table.groupby("user_id"):
+        assert group["rank"].tolist() == list(range(1, 8))
+        assert np.all(np.diff(group["score"].to_numpy()) <= 0)
+
+
+def test_rerun_of_one_step_reuses_the_run_directory(
+    synthetic_run: TrainJob, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = synthetic_run.run.root
+    before = json.loads((run / "evaluate" / "metrics.json").read_text())
+    args = ["train", "--interactions", str(synthetic_run.interactions), "--out", str(synthetic_run.out)]
+    assert main([*args, "--run-dir", str(run), "--steps", "evaluate", "--quiet", *FAST_CLI]) == 0
+    assert "ran evaluate" in capsys.readouterr().out
+    after = json.loads((run / "evaluate" / "metrics.json").read_text())
+    assert after["two_stage"]["all"]["ndcg@10"] == pytest.approx(before["two_stage"]["all"]["ndcg@10"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--interactions", "nope.csv", "--out", "m"], "nope.csv: file not found"),
+        (["train", "--out", "m"], "the following arguments are required: --interactions"),
+        (["evaluate", "--model", "/nonexistent"], "no manifest.json"),
+        (["train", "--interactions", "x.csv", "--out", "m", "--set", "als.factors=-1"], "config als.factors"),
+        (["train", "--interactions", "x.csv", "--out", "m", "--steps", "bogus"], "unknown step(s) bogus"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        raise SystemExit(main(argv))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_score_rejects_a_file_without_user_id(
+    tmp_path: Path, synthetic_run: TrainJob, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text("customer\n1\n")
+    code = main(
+        [
+            "score",
+            "--model",
+            str(synthetic_run.out),
+            "--users",
+            str(users),
+            "--k",
+            "5",
+            "--out",
+            str(tmp_path / "o.parquet"),
+        ]
+    )
+    assert code == 2
+    assert "missing required column(s) 'user_id'" in capsys.readouterr().err
