@@ -1,0 +1,202 @@
+"""The one loaded model per container: cold load, periodic re-check of CURRENT, safe hot swap.
+
+Requests always get a complete model. A new version is downloaded, verified and loaded to the
+side (in a background thread by default), and only then replaces the old one with a single
+reference assignment. A version that fails (missing file, sha256 mismatch, incompatible
+features) is logged with its reason and remembered, and the old model keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from recsys import artifacts as A
+from recsys.errors import ModelUnavailableError, RecsysError
+from recsys.loaded import LoadedModel
+from recsys.store.s3 import S3ModelStore
+
+log = logging.getLogger(__name__)
+
+
+class ModelSource(Protocol):
+    def current_version(self) -> str | None: ...
+
+    def fetch(self, version: str) -> tuple[Path, bool]:
+        """A local folder holding the version's files, and whether they are already verified."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass
+class FetchStats:
+    downloaded: int = 0
+    reused: int = 0
+
+
+@dataclass
+class S3Source:
+    """Versions from S3, cached under `cache_dir/<version>/` (Lambda's /tmp survives warm starts)."""
+
+    store: S3ModelStore
+    cache_dir: Path
+    stats: FetchStats = field(default_factory=FetchStats)
+
+    def current_version(self) -> str | None:
+        return self.store.current_version()
+
+    def fetch(self, version: str) -> tuple[Path, bool]:
+        manifest = self.store.manifest(version)
+        manifest.check_complete()
+        folder = self.cache_dir / version
+        for entry in manifest.files:
+            path = folder / entry.name
+            if path.is_file() and path.stat().st_size == entry.size and A.sha256_of(path) == entry.sha256:
+                self.stats.reused += 1
+                continue
+            self.store.download_file(version, entry.name, path)
+            self.stats.downloaded += 1
+        (folder / A.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        A.verify_files(folder, manifest)
+        return folder, True
+
+    def prune(self, keep: set[str]) -> None:
+        """Drop cached versions no longer served: /tmp is small and shared with the request path."""
+        if self.cache_dir.is_dir():
+            for folder in self.cache_dir.iterdir():
+                if folder.is_dir() and folder.name not in keep:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def describe(self) -> str:
+        return f"s3://{self.store.bucket}/{self.store.prefix}"
+
+
+@dataclass
+class LocalSource:
+    """A model directory on disk (`make serve`, tests, `recsys score`); its version never changes."""
+
+    model_dir: Path
+
+    def current_version(self) -> str | None:
+        return A.Manifest.read(self.model_dir).version if (self.model_dir / A.MANIFEST).is_file() else None
+
+    def fetch(self, version: str) -> tuple[Path, bool]:
+        return self.model_dir, False
+
+    def describe(self) -> str:
+        return str(self.model_dir)
+
+
+class ModelProvider:
+    def __init__(
+        self,
+        source: ModelSource,
+        refresh_seconds: float = 60.0,
+        pinned_version: str | None = None,
+        background: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.refresh_seconds = refresh_seconds
+        self.pinned_version = pinned_version
+        self.background = background
+        self._clock = clock
+        self._model: LoadedModel | None = None
+        self._lock = threading.Lock()
+        self._refreshing: threading.Thread | None = None
+        self._last_check = float("-inf")
+        self.failed: dict[str, str] = {}
+        self.load_seconds: float | None = None
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._model
+
+    def get(self) -> LoadedModel:
+        """The model to serve now; loads it on first use, and starts a re-check when one is due."""
+        model = self._model
+        if model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load(self._wanted_version())
+                    self._last_check = self._clock()
+                return self._model
+        if self.pinned_version is None and self._clock() - self._last_check >= self.refresh_seconds:
+            self._start_refresh()
+        return model
+
+    def _wanted_version(self) -> str:
+        try:
+            version = self.pinned_version or self.source.current_version()
+        except (BotoCoreError, ClientError) as exc:
+            log.error("cannot read CURRENT from %s: %s", self.source.describe(), exc)
+            raise ModelUnavailableError(f"cannot read the live version from {self.source.describe()}") from None
+        if version is None:
+            raise ModelUnavailableError(f"no model published at {self.source.describe()}")
+        return version
+
+    def _load(self, version: str) -> LoadedModel:
+        started = time.perf_counter()
+        try:
+            folder, verified = self.source.fetch(version)
+            model = LoadedModel.from_dir(folder, verify=not verified)
+        except RecsysError as exc:
+            self.failed[version] = exc.message
+            log.error("model version %s cannot be loaded: %s", version, exc.message)
+            raise ModelUnavailableError(f"model {version} cannot be loaded: {exc.message}") from None
+        except (BotoCoreError, ClientError) as exc:
+            # S3 itself failed (throttling, permissions, network): worth another try, so not remembered
+            log.error("model version %s cannot be fetched: %s", version, exc)
+            raise ModelUnavailableError(f"model {version} cannot be fetched from S3") from None
+        self.load_seconds = time.perf_counter() - started
+        log.info("loaded model %s in %.3fs", version, self.load_seconds)
+        return model
+
+    def _start_refresh(self) -> None:
+        with self._lock:
+            if self._refreshing is not None and self._refreshing.is_alive():
+                return
+            self._last_check = self._clock()
+            if not self.background:
+                self._refreshing = None
+            else:
+                self._refreshing = threading.Thread(target=self.refresh, name="model-refresh", daemon=True)
+                self._refreshing.start()
+                return
+        self.refresh()
+
+    def refresh(self) -> str:
+        """Check CURRENT once; load and swap in a new version if there is one. Says what happened."""
+        try:
+            version = self._wanted_version()
+        except RecsysError as exc:
+            log.warning("model refresh skipped: %s", exc.message)
+            return "unavailable"
+        current = self._model
+        if current is not None and current.version == version:
+            return "unchanged"
+        if version in self.failed:
+            return "known-bad"
+        try:
+            model = self._load(version)
+        except ModelUnavailableError:
+            return "failed"
+        self._model = model  # one assignment: a request holds the old model or the new, never half of one
+        if isinstance(self.source, S3Source):
+            self.source.prune({version})
+        return "swapped"
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Let a background refresh finish (tests, and a clean shutdown)."""
+        thread = self._refreshing
+        if thread is not None:
+            thread.join(timeout)

@@ -1,0 +1,134 @@
+"""The S3 layout of published models, behind one class that owns every key.
+
+    <prefix>/models/<version>/<file>       a version's files, manifest.json uploaded last
+    <prefix>/models/CURRENT                 {"version": ...}: the live version, written last
+
+The boto3 client is created on first use, so importing this module costs nothing and tests
+can start moto first; boto3 itself honours AWS_ENDPOINT_URL (a moto server on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from recsys import artifacts as A
+from recsys.errors import ModelIntegrityError, NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+CURRENT = "CURRENT"
+SHA256_METADATA = "sha256"
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+
+
+class S3ModelStore:
+    def __init__(self, bucket: str, prefix: str = "recsys", client: S3Client | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self._client = client
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            import boto3  # deferred: a cold start that never touches S3 never pays for it
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    # -- keys ---------------------------------------------------------------------------------
+    def _models(self) -> str:
+        return f"{self.prefix}/models/" if self.prefix else "models/"
+
+    def key(self, version: str, name: str) -> str:
+        return f"{self._models()}{version}/{name}"
+
+    @property
+    def current_key(self) -> str:
+        return f"{self._models()}{CURRENT}"
+
+    # -- reading ------------------------------------------------------------------------------
+    def _get(self, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def current_version(self) -> str | None:
+        body = self._get(self.current_key)
+        if body is None:
+            return None
+        try:
+            return str(json.loads(body)["version"])
+        except (ValueError, KeyError, TypeError):
+            raise ModelIntegrityError(
+                f"s3://{self.bucket}/{self.current_key} is not valid JSON with a version"
+            ) from None
+
+    def manifest(self, version: str) -> A.Manifest:
+        key = self.key(version, A.MANIFEST)
+        body = self._get(key)
+        if body is None:
+            raise NotFoundError(f"version {version} not found (no s3://{self.bucket}/{key})")
+        return A.Manifest.from_json(body, f"s3://{self.bucket}/{key}")
+
+    def versions(self) -> list[str]:
+        names: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._models(), Delimiter="/"):
+            names += [p["Prefix"][len(self._models()) : -1] for p in page.get("CommonPrefixes", [])]
+        return sorted(names)
+
+    def remote_sha256(self, version: str, name: str) -> tuple[int, str] | None:
+        """(size, sha256 metadata) of an uploaded file, or None if it is not there."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.key(version, name))
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"]), head.get("Metadata", {}).get(SHA256_METADATA, "")
+
+    # -- writing ------------------------------------------------------------------------------
+    def upload_file(self, path: Path, version: str, name: str, sha256: str) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        self.client.upload_file(
+            str(path),
+            self.bucket,
+            self.key(version, name),
+            ExtraArgs={"Metadata": {SHA256_METADATA: sha256}},
+            Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD),
+        )
+
+    def write_current(self, version: str) -> None:
+        """One PUT: readers see the old CURRENT or the new one, never a mix."""
+        body = {"version": version, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        self.client.put_object(
+            Bucket=self.bucket, Key=self.current_key, Body=json.dumps(body).encode(), ContentType="application/json"
+        )
+
+    def download_file(self, version: str, name: str, destination: Path) -> None:
+        """Download to a temporary name beside `destination`, then rename: no half-written files."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{name}.")
+        os.close(handle)
+        try:
+            self.client.download_file(self.bucket, self.key(version, name), temporary)
+            os.replace(temporary, destination)
+        except self.client.exceptions.ClientError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise ModelIntegrityError(f"model {version}: {name} is missing from S3") from None
+            raise
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def describe(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "prefix": self.prefix}

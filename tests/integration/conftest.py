@@ -1,0 +1,48 @@
+"""AWS fixtures: in-process moto (mock_aws), and model variants to publish."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from moto import mock_aws
+from recsys import artifacts as A
+from recsys.serving import runtime
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+BUCKET = "recsys-models-test"
+
+
+@pytest.fixture
+def s3(aws_env: None) -> Iterator[S3Client]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_container() -> Iterator[None]:
+    """Each test starts as a new Lambda container: no cached settings, no loaded model."""
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+def model_variant(source: Path, folder: Path, version: str, ndcg: float | None = None) -> Path:
+    """A copy of a trained model under another version name (and, if given, another test nDCG@10)."""
+    target = folder / version
+    shutil.copytree(source, target)
+    body = json.loads((target / A.MANIFEST).read_text())
+    body["version"] = version
+    if ndcg is not None:
+        body["metrics"]["two_stage"]["all"]["ndcg@10"] = ndcg
+    (target / A.MANIFEST).write_text(json.dumps(body, indent=2))
+    return target

@@ -1,0 +1,213 @@
+"""Publish, gate, roll back, load, refresh and hot-swap against S3 (moto)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from recsys import artifacts as A
+from recsys.cli import main
+from recsys.errors import ModelUnavailableError, PromotionRefusedError
+from recsys.recommender import Request
+from recsys.store.lifecycle import list_versions, publish, rollback
+from recsys.store.provider import ModelProvider, S3Source
+from recsys.store.s3 import S3ModelStore
+from recsys.train.pipeline import TrainJob
+
+from .conftest import BUCKET, model_variant
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def variants(tmp_path: Path, synthetic_run: TrainJob) -> dict[str, Path]:
+    return {
+        "a": model_variant(synthetic_run.out, tmp_path, "v1-a", ndcg=0.20),
+        "b": model_variant(synthetic_run.out, tmp_path, "v2-b", ndcg=0.25),
+        "worse": model_variant(synthetic_run.out, tmp_path, "v3-worse", ndcg=0.10),
+    }
+
+
+def provider(tmp_path: Path, clock: Clock | None = None, **kwargs: object) -> ModelProvider:
+    source = S3Source(S3ModelStore(BUCKET, "recsys"), tmp_path / "cache")
+    return ModelProvider(source, refresh_seconds=60, background=False, clock=clock or Clock(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_publish_then_load_and_recommend(s3: S3Client, tmp_path: Path, variants: dict[str, Path]) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    message = publish(variants["a"], store)
+    assert message.startswith("published v1-a")
+    assert store.current_version() == "v1-a"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="recsys/models/")["Contents"]}
+    assert "recsys/models/CURRENT" in keys
+    assert {f"recsys/models/v1-a/{name}" for name in (*A.SERVING_FILES, A.MANIFEST)} <= keys
+
+    model = provider(tmp_path).get()
+    assert model.version == "v1-a"
+    ranked = model.recommender.recommend(Request(users=np.array([0, -1], dtype=np.int32), k=np.array([5, 5])))
+    assert np.bincount(ranked.row).tolist() == [5, 5]
+
+
+def test_gate_refuses_a_worse_model_and_force_overrides(
+    s3: S3Client, variants: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    with pytest.raises(PromotionRefusedError, match=r"nDCG@10 0\.1000 is below live v1-a 0\.2000"):
+        publish(variants["worse"], store)
+    assert store.current_version() == "v1-a"
+    assert "v3-worse" not in store.versions()  # a refused model leaves no trace
+
+    args = ["publish", "--model", str(variants["worse"]), "--bucket", BUCKET]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "0.1000" in err
+    assert "0.2000" in err
+    assert main([*args, "--force"]) == 0
+    assert store.current_version() == "v3-worse"
+
+
+def test_publishing_the_same_version_twice_is_a_no_op(s3: S3Client, variants: dict[str, Path]) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    before = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert "nothing to do" in publish(variants["a"], store)
+    after = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert {k: v for k, v in after.items() if not k.endswith("CURRENT")} == {
+        k: v for k, v in before.items() if not k.endswith("CURRENT")
+    }
+
+
+def test_rollback_and_versions(
+    s3: S3Client, tmp_path: Path, variants: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    publish(variants["b"], store)
+    rows = {r["version"]: r for r in list_versions(store)}
+    assert rows["v2-b"]["live"]
+    assert not rows["v1-a"]["live"]
+    assert rows["v1-a"]["ndcg@10"] == pytest.approx(0.20)
+
+    assert "CURRENT is now v1-a (was v2-b)" in rollback(store, "v1-a")
+    assert provider(tmp_path).get().version == "v1-a"
+
+    assert main(["versions", "--bucket", BUCKET]) == 0
+    listing = capsys.readouterr().out
+    assert "* v1-a" in listing
+    assert "  v2-b" in listing
+    assert main(["rollback", "--bucket", BUCKET, "--to", "v9-missing"]) == 2
+    assert "version v9-missing not found" in capsys.readouterr().err
+
+
+def test_refresh_picks_up_a_new_version_after_the_interval(
+    s3: S3Client, tmp_path: Path, variants: dict[str, Path]
+) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    clock = Clock()
+    serving = provider(tmp_path, clock)
+    assert serving.get().version == "v1-a"
+    publish(variants["b"], store)
+    clock.now = 30.0
+    assert serving.get().version == "v1-a"  # not due yet: no S3 call at all
+    clock.now = 61.0
+    serving.get()
+    assert serving.loaded is not None
+    assert serving.loaded.version == "v2-b"
+    assert not (tmp_path / "cache" / "v1-a").exists()  # the old version's files are pruned from /tmp
+
+
+def test_background_refresh_swaps_without_blocking(s3: S3Client, tmp_path: Path, variants: dict[str, Path]) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    clock = Clock()
+    source = S3Source(store, tmp_path / "cache")
+    serving = ModelProvider(source, refresh_seconds=60, background=True, clock=clock)
+    assert serving.get().version == "v1-a"
+    publish(variants["b"], store)
+    clock.now = 120.0
+    assert serving.get().version == "v1-a"  # this request keeps the old model
+    serving.wait()
+    assert serving.get().version == "v2-b"
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "delete"])
+def test_a_damaged_new_version_leaves_the_old_one_serving(
+    s3: S3Client, tmp_path: Path, variants: dict[str, Path], damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    clock = Clock()
+    serving = provider(tmp_path, clock)
+    assert serving.get().version == "v1-a"
+    publish(variants["b"], store)
+    key = store.key("v2-b", A.ALS_ITEM_FACTORS)
+    if damage == "corrupt":
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"not the factors")
+    else:
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    clock.now = 61.0
+    assert serving.refresh() == "failed"
+    assert serving.get().version == "v1-a"
+    assert "v2-b" in serving.failed
+    assert "als_item_factors.npy" in serving.failed["v2-b"]
+    assert "cannot be loaded" in caplog.text
+    clock.now = 200.0
+    assert serving.refresh() == "known-bad"  # not downloaded again on every check
+
+
+def test_an_incompatible_version_is_refused(s3: S3Client, tmp_path: Path, variants: dict[str, Path]) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    serving = provider(tmp_path)
+    serving.get()
+    broken = variants["b"]
+    manifest = A.Manifest.read(broken)
+    tampered = A.Manifest(**{**manifest.__dict__, "features": (*manifest.features[:-1], "a_feature_the_code_lacks")})
+    (broken / A.MANIFEST).write_text(tampered.to_json())
+    publish(broken, store)
+    assert serving.refresh() == "failed"
+    assert "feature list differs" in serving.failed["v2-b"]
+    assert serving.get().version == "v1-a"
+
+
+def test_cold_container_without_a_model_is_unavailable(s3: S3Client, tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match="no model published at s3://"):
+        provider(tmp_path).get()
+
+
+def test_tmp_reuse_skips_downloads(s3: S3Client, tmp_path: Path, variants: dict[str, Path]) -> None:
+    publish(variants["a"], S3ModelStore(BUCKET, "recsys"))
+    first = provider(tmp_path)
+    first.get()
+    assert isinstance(first.source, S3Source)
+    assert first.source.stats.downloaded == len(A.Manifest.read(variants["a"]).files)
+    second = provider(tmp_path)  # a new container on the same /tmp (a warm re-init)
+    second.get()
+    assert isinstance(second.source, S3Source)
+    assert second.source.stats.downloaded == 0
+    assert second.source.stats.reused == first.source.stats.downloaded
+
+
+def test_pinned_version_ignores_current(s3: S3Client, tmp_path: Path, variants: dict[str, Path]) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    publish(variants["b"], store)
+    clock = Clock()
+    serving = provider(tmp_path, clock, pinned_version="v1-a")
+    assert serving.get().version == "v1-a"
+    clock.now = 10_000.0
+    assert serving.get().version == "v1-a"
