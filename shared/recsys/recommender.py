@@ -92,8 +92,15 @@ class Recommender:
         min_pop = int(request.k.max()) if len(request.k) else 0
         return batch, self.generator.generate(self.model, batch, exclusions, min_popularity=min_pop)
 
-    def rank(self, batch: UserBatch, candidates: Candidates, k: npt.NDArray[np.int64]) -> Ranked:
-        scores = self.scorer.score(self.model, batch, candidates)
+    def rank(
+        self,
+        batch: UserBatch,
+        candidates: Candidates,
+        k: npt.NDArray[np.int64],
+        scorer: CandidateScorer | None = None,
+    ) -> Ranked:
+        """Top-k by this recommender's scorer (or another one, e.g. stage-1 rank fusion)."""
+        scores = (scorer or self.scorer).score(self.model, batch, candidates)
         keep, rank = top_k_per_row(candidates.row, candidates.item, scores, k)
         return Ranked(
             row=candidates.row[keep],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,3 +47,45 @@ def model_variant(source: Path, folder: Path, version: str, ndcg: float | None =
         body["metrics"]["two_stage"]["all"]["ndcg@10"] = ndcg
     (target / A.MANIFEST).write_text(json.dumps(body, indent=2))
     return target
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes Powertools reads from the real context object."""
+
+    function_name: str = "RerankFunction"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:RerankFunction"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/RerankFunction"
+    log_stream_name: str = "2026/11/23/[$LATEST]abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def serving_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MODEL_BUCKET", BUCKET)
+    monkeypatch.setenv("MODEL_PREFIX", "recsys")
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "model-cache"))
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+@pytest.fixture
+def published_demo(s3: S3Client, serving_env: None, demo_model_dir: Path) -> str:
+    """The demo model published to moto and made live; returns its version."""
+    from recsys.store.lifecycle import publish
+    from recsys.store.s3 import S3ModelStore
+
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(demo_model_dir, store)
+    version = store.current_version()
+    assert version is not None
+    return version

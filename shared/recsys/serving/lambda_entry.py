@@ -1,0 +1,97 @@
+"""Lambda entry points: API Gateway events go through FastAPI (Mangum), plain events straight to the service.
+
+A direct invoke (`aws lambda invoke`, `sam local invoke`, a Step Functions task) sends plain
+JSON such as {"user_id": "42", "k": 10}; the optional "action" picks the route:
+recommend (rerank function default), rerank, candidates (candidates function default),
+similar, model, health. The answer is the same JSON body the HTTP route returns; an error is
+{"error": {"code", "message"}, "status": <HTTP status>}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mangum import Mangum
+from pydantic import ValidationError
+
+from recsys.errors import RecsysError
+from recsys.serving.http import CandidatesBody, RerankBody, create_app, error_body, service
+from recsys.serving.telemetry import logger, metrics, tracer
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+DEFAULT_ACTION = {"rerank": "recommend", "candidates": "candidates"}
+ACTIONS = {
+    "rerank": ("recommend", "rerank", "model", "health"),
+    "candidates": ("candidates", "similar", "model", "health"),
+}
+
+
+def is_http_event(event: dict[str, Any]) -> bool:
+    return "requestContext" in event and ("routeKey" in event or "httpMethod" in event)
+
+
+def direct_invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+    action = event.get("action", DEFAULT_ACTION[function])
+    svc = service()
+    try:
+        if action not in ACTIONS[function]:
+            return {
+                **error_body("invalid_request", f"action must be one of {', '.join(ACTIONS[function])}"),
+                "status": 422,
+            }
+        if action == "recommend":
+            body = CandidatesBody.model_validate(
+                {k: v for k, v in event.items() if k in ("user_id", "k", "exclude", "recent_items")}
+            )
+            return svc.recommend(
+                body.user_id,
+                body.k,
+                bool(event.get("exclude_seen", True)),
+                body.exclude,
+                event.get("genre"),
+                body.recent_items,
+            )
+        if action == "candidates":
+            body = CandidatesBody.model_validate({k: v for k, v in event.items() if k != "action"})
+            return svc.candidates(body.user_id, body.k, body.recent_items, body.exclude)
+        if action == "rerank":
+            rerank = RerankBody.model_validate({k: v for k, v in event.items() if k != "action"})
+            return svc.rerank(rerank.user_id, rerank.item_ids, rerank.k)
+        if action == "similar":
+            return svc.similar(str(event.get("item_id", "")), event.get("k"))
+        if action == "model":
+            return svc.model_info()
+        return svc.health()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        return {**error_body("invalid_request", f"{where}: {first['msg']}"), "status": 422}
+    except RecsysError as exc:
+        return {**error_body(exc.code, exc.message), "status": exc.status}
+
+
+def make_handler(function: str) -> Handler:
+    asgi = Mangum(create_app(function), lifespan="off", api_gateway_base_path="/")
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        metrics.add_metric(name="invocations", unit=MetricUnit.Count, value=1)
+        if is_http_event(event):
+            response: dict[str, Any] = asgi(event, context)  # type: ignore[arg-type]
+            route = event.get("routeKey") or f"{event.get('httpMethod')} {event.get('resource')}"
+            status = int(response.get("statusCode", 500))
+        else:
+            response = direct_invoke(function, event)
+            route = f"direct:{event.get('action', DEFAULT_ACTION[function])}"
+            status = int(response.get("status", 200)) if "error" in response else 200
+        # one line per request: where it went and how it ended, never the bodies
+        logger.info("request handled", extra={"route": route, "status": status})
+        return response
+
+    return cast(Handler, handler)

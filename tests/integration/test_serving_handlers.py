@@ -1,0 +1,285 @@
+"""Every route through the real Lambda handlers (Mangum + FastAPI), with each event shape."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import candidates_handler
+import numpy as np
+import pytest
+import rerank_handler
+from recsys.loaded import LoadedModel
+from recsys.serving.runtime import get_provider
+from recsys.serving.telemetry import logger
+
+from ..conftest import load_event
+from .conftest import FakeLambdaContext
+
+SOURCES = {"als", "covisit", "popularity"}
+
+
+def call(handler: Any, event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, dict[str, Any]]:
+    """Invoke a handler; returns (status, JSON body) for HTTP events and (200 or status, body) for direct ones."""
+    response = handler(event, context)
+    if "statusCode" in response:
+        assert response["headers"]["content-type"] == "application/json"
+        return response["statusCode"], json.loads(response["body"])
+    return (response["status"] if "error" in response else 200), response
+
+
+def with_query(event: dict[str, Any], **query: str) -> dict[str, Any]:
+    event = json.loads(json.dumps(event))
+    event["queryStringParameters"] = query
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    return event
+
+
+def with_user(event: dict[str, Any], user_id: str) -> dict[str, Any]:
+    event = json.loads(json.dumps(event))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/recommendations/{user_id}"
+    event["pathParameters"] = {"user_id": user_id}
+    return event
+
+
+def with_body(event: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    event = json.loads(json.dumps(event))
+    event["body"] = json.dumps(body)
+    return event
+
+
+def assert_ranked(body: dict[str, Any], k: int, version: str) -> None:
+    assert body["model_version"] == version
+    items = body["items"]
+    assert len(items) == k
+    assert [i["rank"] for i in items] == list(range(1, k + 1))
+    scores = [i["score"] for i in items]
+    assert scores == sorted(scores, reverse=True)
+    assert len({i["item_id"] for i in items}) == k
+
+
+def model() -> LoadedModel:
+    return get_provider().get()
+
+
+@pytest.mark.parametrize("event_name", ["rerank_http_api_recommendations.json", "rerank_rest_api_recommendations.json"])
+def test_recommendations_over_both_api_gateway_payloads(
+    published_demo: str, lambda_context: FakeLambdaContext, event_name: str
+) -> None:
+    status, body = call(rerank_handler.handler, load_event(event_name), lambda_context)
+    assert status == 200
+    assert_ranked(body, 10, published_demo)
+    assert body["fallback"] is None
+    assert {i["reason"] for i in body["items"]} <= SOURCES
+    loaded = model()
+    seen = set(
+        loaded.arrays.items.to_ids(loaded.arrays.seen.take_rows(np.array([loaded.arrays.users.get("185")])).values)
+    )
+    assert not seen & {i["item_id"] for i in body["items"]}
+
+
+def test_direct_invoke_returns_the_same_body_as_http(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    _, http_body = call(rerank_handler.handler, load_event("rerank_http_api_recommendations.json"), lambda_context)
+    status, direct_body = call(rerank_handler.handler, load_event("rerank_direct.json"), lambda_context)
+    assert status == 200
+    assert direct_body == http_body
+
+
+def test_unknown_user_gets_the_labelled_popularity_fallback(
+    published_demo: str, lambda_context: FakeLambdaContext
+) -> None:
+    event = with_user(load_event("rerank_http_api_recommendations.json"), "new-user-0001")
+    status, body = call(rerank_handler.handler, event, lambda_context)
+    assert status == 200
+    assert body["fallback"] == "popularity"
+    assert_ranked(body, 10, published_demo)
+    assert {i["reason"] for i in body["items"]} == {"popularity"}
+
+
+def test_filters_apply_before_top_k(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    base = load_event("rerank_http_api_recommendations.json")
+    _, plain = call(rerank_handler.handler, base, lambda_context)
+    excluded = [i["item_id"] for i in plain["items"][:3]]
+    _, body = call(rerank_handler.handler, with_query(base, k="10", exclude=",".join(excluded)), lambda_context)
+    assert_ranked(body, 10, published_demo)
+    assert not set(excluded) & {i["item_id"] for i in body["items"]}
+
+    _, horror = call(rerank_handler.handler, with_query(base, k="25", genre="Horror"), lambda_context)
+    assert_ranked(horror, 25, published_demo)
+    loaded = model()
+    column = loaded.arrays.tag_names.index("genres=Horror")
+    indices = loaded.arrays.items.lookup([i["item_id"] for i in horror["items"]])
+    assert (loaded.arrays.item_tags[indices, column] == 1).all()
+
+    _, with_seen = call(rerank_handler.handler, with_query(base, k="100", exclude_seen="false"), lambda_context)
+    seen = set(
+        loaded.arrays.items.to_ids(loaded.arrays.seen.take_rows(np.array([loaded.arrays.users.get("185")])).values)
+    )
+    assert seen & {i["item_id"] for i in with_seen["items"]}
+
+
+def test_rerank_collapses_duplicates_and_puts_unknown_items_last(
+    published_demo: str, lambda_context: FakeLambdaContext
+) -> None:
+    status, body = call(rerank_handler.handler, load_event("rerank_http_api_rerank.json"), lambda_context)
+    assert status == 200
+    ids = [i["item_id"] for i in body["items"]]
+    assert ids.count("0770828") == 1
+    assert ids[-1] == "no-such-item"
+    assert body["items"][-1]["score"] is None
+    assert body["unknown_items"] == ["no-such-item"]
+    known_scores = [i["score"] for i in body["items"][:-1]]
+    assert known_scores == sorted(known_scores, reverse=True)
+    assert len(ids) == 4
+
+
+@pytest.mark.parametrize(
+    "event_name", ["candidates_http_api.json", "candidates_rest_api.json", "candidates_direct.json"]
+)
+def test_candidates_keep_every_source_score(
+    published_demo: str, lambda_context: FakeLambdaContext, event_name: str
+) -> None:
+    status, body = call(candidates_handler.handler, load_event(event_name), lambda_context)
+    assert status == 200
+    assert_ranked(body, 20, published_demo)
+    for item in body["items"]:
+        assert set(item["sources"]) == SOURCES
+        ranked_by = {name for name, s in item["sources"].items() if s["rank"] is not None}
+        assert item["reason"] in ranked_by
+
+
+def test_candidates_for_a_new_user_use_recent_items(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    event = with_body(
+        load_event("candidates_http_api.json"), {"user_id": "brand-new", "k": 50, "recent_items": ["1300854"]}
+    )
+    _, body = call(candidates_handler.handler, event, lambda_context)
+    assert body["fallback"] == "popularity"
+    assert "covisit" in {i["reason"] for i in body["items"]}
+
+
+def test_similar_items(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    status, body = call(candidates_handler.handler, load_event("candidates_http_api_similar.json"), lambda_context)
+    assert status == 200
+    assert len(body["items"]) == 10
+    assert "1300854" not in {i["item_id"] for i in body["items"]}
+    event = load_event("candidates_http_api_similar.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/items/0000000/similar"
+    status, body = call(candidates_handler.handler, event, lambda_context)
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+
+
+def test_health_and_model(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    event = load_event("rerank_http_api_recommendations.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/model"
+    status, body = call(rerank_handler.handler, event, lambda_context)
+    assert status == 200
+    assert body["model_version"] == published_demo
+    assert body["metrics"]["two_stage"]["ndcg@10"] > 0
+    status, body = call(candidates_handler.handler, {"action": "health"}, lambda_context)
+    assert status == 200
+    assert body == {"status": "ok", "model_version": published_demo}
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "fragment"),
+    [
+        ({"k": "0"}, 422, "k must be between 1 and 100"),
+        ({"k": "101"}, 422, "k must be between 1 and 100"),
+        ({"k": "ten"}, 422, "k: Input should be a valid integer"),
+        ({"genre": "Nonexistent"}, 422, "unknown genre"),
+        ({"exclude": ",".join(["x"] * 501)}, 413, "at most 500"),
+        ({"exclude_seen": "perhaps"}, 422, "exclude_seen"),
+    ],
+)
+def test_bad_queries_get_4xx_json(
+    published_demo: str, lambda_context: FakeLambdaContext, query: dict[str, str], status: int, fragment: str
+) -> None:
+    event = with_query(load_event("rerank_http_api_recommendations.json"), **query)
+    got_status, body = call(rerank_handler.handler, event, lambda_context)
+    assert got_status == status
+    assert fragment in body["error"]["message"]
+    assert set(body) == {"error"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("{not json", 422),
+        ({"user_id": "185", "item_ids": ["a"] * 501}, 413),
+        ({"user_id": "185", "item_ids": []}, 422),
+        ({"user_id": "bad id with spaces", "item_ids": ["a"]}, 422),
+        ({"user_id": "x" * 129, "item_ids": ["a"]}, 422),
+        ({"user_id": "185", "item_ids": ["a"], "surprise": 1}, 422),
+        ({"item_ids": ["a"]}, 422),
+    ],
+)
+def test_bad_bodies_get_4xx_json(
+    published_demo: str, lambda_context: FakeLambdaContext, body: Any, status: int
+) -> None:
+    event = load_event("rerank_http_api_rerank.json")
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    got_status, answer = call(rerank_handler.handler, event, lambda_context)
+    assert got_status == status
+    assert answer["error"]["code"] in {"invalid_request", "too_large"}
+
+
+def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    status, body = call(rerank_handler.handler, {"user_id": "185", "k": 0}, lambda_context)
+    assert status == 422
+    assert "k must be between" in body["error"]["message"]
+    status, body = call(rerank_handler.handler, {"action": "similar", "item_id": "1"}, lambda_context)
+    assert status == 422
+    assert "action must be one of" in body["error"]["message"]
+    status, body = call(candidates_handler.handler, {"action": "candidates"}, lambda_context)
+    assert status == 422
+    assert "user_id" in body["error"]["message"]
+
+
+def test_unknown_route_is_a_json_404(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    event = load_event("rerank_http_api_recommendations.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/nope"
+    status, body = call(rerank_handler.handler, event, lambda_context)
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+
+
+def test_no_model_answers_503_and_health_still_answers(
+    s3: Any, serving_env: None, lambda_context: FakeLambdaContext
+) -> None:
+    status, body = call(rerank_handler.handler, load_event("rerank_http_api_recommendations.json"), lambda_context)
+    assert status == 503
+    assert body["error"]["code"] == "model_unavailable"
+    assert "no model published" in body["error"]["message"]
+    status, body = call(candidates_handler.handler, load_event("candidates_direct.json"), lambda_context)
+    assert status == 503
+    status, body = call(rerank_handler.handler, {"action": "health"}, lambda_context)
+    assert status == 200
+    assert body["model_version"] is None
+
+
+def test_logs_and_metrics(
+    published_demo: str, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_stream = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(log_stream)  # the logger kept the stdout it saw at import time
+    try:
+        call(rerank_handler.handler, load_event("rerank_http_api_rerank.json"), lambda_context)
+    finally:
+        handler.setStream(previous)
+    output = capsys.readouterr().out + log_stream.getvalue()
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    emf = [line for line in lines if "_aws" in line]
+    assert emf, "an EMF metrics blob is printed at the end of each invocation"
+    assert emf[-1]["model_version"] == published_demo
+    assert "rerank_latency" in emf[-1]
+    handled = [line for line in lines if line.get("message") == "request handled"]
+    assert handled[-1]["route"] == "POST /rerank"
+    assert handled[-1]["status"] == 200
+    assert handled[-1]["function_request_id"] == lambda_context.aws_request_id
+    assert "cold_start" in handled[-1]
+    assert "no-such-item" not in json.dumps(lines)  # request bodies are never logged
