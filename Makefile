@@ -55,3 +55,13 @@ pr: format test ## format, lint, type-check and test: run before a pull request
 
 clean: ## remove generated files (models, runs, build output), keep .venv
 	rm -rf models runs .aws-sam .bench .demo .pytest_cache .mypy_cache .ruff_cache
+
+FUNCTION ?= rerank
+EVENT ?= tests/events/$(FUNCTION)_direct.json
+invoke: install ## run a handler on an event in-process: make invoke FUNCTION=rerank EVENT=tests/events/rerank_direct.json
+	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
+	$(PY) infra/scripts/invoke.py --function $(FUNCTION) --event $(EVENT)
+
+serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAPI docs at /docs)
+	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
+	POWERTOOLS_TRACE_DISABLED=true $(BIN)/recsys serve --model $(DEMO_MODEL) --host 127.0.0.1 --port 8000

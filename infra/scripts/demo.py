@@ -1,11 +1,22 @@
 """`make demo`: show what the trained demo model does, end to end, without AWS.
 
-Prints the metrics table and a few users' recommendations with titles.
+Prints the metrics table and a few users' recommendations with titles; then starts an
+embedded moto S3 server on 127.0.0.1, publishes the model to it, loads it back through the
+serving loader, and calls each Lambda handler with its events from tests/events/.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +25,20 @@ from recsys import artifacts as A
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
 from recsys.train.evaluate import metrics_table
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_BUCKET = "recsys-demo-models"
+
+
+@dataclass
+class DemoContext:
+    function_name: str = "demo"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:demo"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
 
 
 def titles(model_dir: Path) -> dict[str, str]:
@@ -35,6 +60,69 @@ def show_recommendations(model: LoadedModel, names: dict[str, str], user_ids: li
             print(f"  {ranked.rank[j]:>2}. {names.get(item_id, item_id):<60} {ranked.score[j]:>8.3f}  via {reasons[j]}")
 
 
+def show_lambda_round_trip(model_dir: Path) -> None:
+    """Publish to an embedded S3 (moto on 127.0.0.1) and drive every handler, as Lambda would."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "MODEL_BUCKET": DEMO_BUCKET,
+            "MODEL_PREFIX": "recsys",
+            "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="recsys-demo-cache-"),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("MODEL_DIR", None)
+    try:
+        import boto3
+
+        from recsys.serving import runtime
+        from recsys.store.lifecycle import publish
+        from recsys.store.s3 import S3ModelStore
+
+        boto3.client("s3").create_bucket(Bucket=DEMO_BUCKET)
+        print(f"\n=== publish to an embedded S3 at {os.environ['AWS_ENDPOINT_URL']} ===")
+        print(publish(model_dir, S3ModelStore(DEMO_BUCKET, "recsys")))
+        runtime.reset()
+        provider = runtime.get_provider()
+        loaded = provider.get()
+        print(f"loader: read CURRENT, downloaded, verified sha256, loaded {loaded.version} in {provider.load_seconds:.2f}s")
+
+        sys.path[:0] = [str(ROOT / "functions" / name) for name in ("rerank", "candidates")]
+        import candidates_handler
+        import rerank_handler
+
+        context = DemoContext()
+        for handler, event_name in (
+            (rerank_handler.handler, "rerank_http_api_recommendations.json"),
+            (rerank_handler.handler, "rerank_rest_api_recommendations.json"),
+            (rerank_handler.handler, "rerank_direct.json"),
+            (rerank_handler.handler, "rerank_http_api_rerank.json"),
+            (candidates_handler.handler, "candidates_http_api.json"),
+            (candidates_handler.handler, "candidates_http_api_similar.json"),
+            (candidates_handler.handler, "candidates_direct.json"),
+        ):
+            event = json.loads((ROOT / "tests" / "events" / event_name).read_text())
+            with contextlib.redirect_stdout(io.StringIO()):  # EMF metric lines: CloudWatch's, not the reader's
+                response = handler(event, context)
+            status = response.get("statusCode", response.get("status", 200))
+            body = json.loads(response["body"]) if "body" in response else response
+            top = ", ".join(f"{i['item_id']}({i['reason']})" for i in body.get("items", [])[:4])
+            extra = f" unknown_items={body['unknown_items']}" if "unknown_items" in body else ""
+            print(f"  {event_name:<40} -> {status}  top: {top}{extra}")
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True)
@@ -49,6 +137,7 @@ def main() -> None:
     active = [model.arrays.users.ids[i] for i in np.argsort(-counts, kind="stable")[[5, 50, 500]]]
     print("\n=== recommendations (two stages, seen items excluded) ===")
     show_recommendations(model, names, [*active, "no-such-user"])
+    show_lambda_round_trip(args.model)
 
 
 if __name__ == "__main__":

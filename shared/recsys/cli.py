@@ -118,7 +118,8 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["MODEL_DIR"] = str(args.model)
     from recsys.serving.http import create_app
 
-    uvicorn.run(create_app(args.function), host=args.host, port=args.port, log_level="info")
+    functions = ("rerank", "candidates") if args.function == "all" else (args.function,)
+    uvicorn.run(create_app(functions), host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -166,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true")
 
     serve = sub.add_parser("serve", help="run a function's HTTP app under uvicorn on 127.0.0.1")
-    serve.add_argument("--function", choices=("rerank", "candidates"), default="rerank")
+    serve.add_argument("--function", choices=("all", "rerank", "candidates"), default="all")
     serve.add_argument("--model", type=Path, help="local model directory (else MODEL_BUCKET/MODEL_PREFIX)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
