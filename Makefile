@@ -65,3 +65,7 @@ invoke: install ## run a handler on an event in-process: make invoke FUNCTION=re
 serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAPI docs at /docs)
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	POWERTOOLS_TRACE_DISABLED=true $(BIN)/recsys serve --model $(DEMO_MODEL) --host 127.0.0.1 --port 8000
+
+bench: install ## benchmarks: cold load, warm latency per route, LightGBM floor, batch throughput, layer sizes
+	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
+	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)

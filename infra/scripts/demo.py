@@ -84,7 +84,6 @@ def show_lambda_round_trip(model_dir: Path) -> None:
     os.environ.pop("MODEL_DIR", None)
     try:
         import boto3
-
         from recsys.serving import runtime
         from recsys.store.lifecycle import publish
         from recsys.store.s3 import S3ModelStore
@@ -95,7 +94,9 @@ def show_lambda_round_trip(model_dir: Path) -> None:
         runtime.reset()
         provider = runtime.get_provider()
         loaded = provider.get()
-        print(f"loader: read CURRENT, downloaded, verified sha256, loaded {loaded.version} in {provider.load_seconds:.2f}s")
+        print(
+            f"loader: read CURRENT, downloaded, verified sha256, loaded {loaded.version} in {provider.load_seconds:.2f}s"
+        )
 
         sys.path[:0] = [str(ROOT / "functions" / name) for name in ("rerank", "candidates")]
         import candidates_handler

@@ -55,8 +55,8 @@ class LightGBMScorer:
         if len(candidates) == 0:
             return np.zeros(0, dtype=np.float32)
         matrix = assemble(model, batch, candidates)
-        # one thread: requests are small, and OpenMP's fan-out costs more than it saves there
-        return np.asarray(self.booster.predict(matrix, num_threads=1), dtype=np.float32)
+        # threads come from OpenMP's default, which serving pins to 1 (see recsys.serving)
+        return np.asarray(self.booster.predict(matrix), dtype=np.float32)
 
 
 class ReciprocalRankFusion:

@@ -59,7 +59,12 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
-    """The routes of one function ("candidates" or "rerank"), or of both for local serving."""
+    """The routes of one function ("candidates" or "rerank"), or of both for local serving.
+
+    Routes are `async def` although they compute: a Lambda container serves one request at a
+    time, and a plain `def` route would be handed to a worker thread, which Mangum's fresh
+    event loop per invocation must start anew each time (about 2 ms of every request).
+    """
     enabled = {functions} if isinstance(functions, str) else set(functions)
     app = FastAPI(
         title="serverless-recsys",
@@ -86,17 +91,17 @@ def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
         return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         return service().health()
 
     @app.get("/model", tags=["ops"])
-    def model() -> dict[str, Any]:
+    async def model() -> dict[str, Any]:
         return service().model_info()
 
     if "rerank" in enabled:
 
         @app.get("/recommendations/{user_id}", tags=["recommendations"])
-        def recommendations(
+        async def recommendations(
             user_id: Annotated[str, Path(min_length=1)],
             k: int | None = None,
             exclude_seen: bool = True,
@@ -107,17 +112,17 @@ def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
             return service().recommend(user_id, k, exclude_seen, _split(exclude), genre, _split(recent_items))
 
         @app.post("/rerank", tags=["recommendations"])
-        def rerank(body: Annotated[RerankBody, Body()]) -> dict[str, Any]:
+        async def rerank(body: Annotated[RerankBody, Body()]) -> dict[str, Any]:
             return service().rerank(body.user_id, body.item_ids, body.k)
 
     if "candidates" in enabled:
 
         @app.post("/candidates", tags=["candidates"])
-        def candidates(body: Annotated[CandidatesBody, Body()]) -> dict[str, Any]:
+        async def candidates(body: Annotated[CandidatesBody, Body()]) -> dict[str, Any]:
             return service().candidates(body.user_id, body.k, body.recent_items, body.exclude)
 
         @app.get("/items/{item_id}/similar", tags=["candidates"])
-        def similar(item_id: Annotated[str, Path(min_length=1)], k: int | None = None) -> dict[str, Any]:
+        async def similar(item_id: Annotated[str, Path(min_length=1)], k: int | None = None) -> dict[str, Any]:
             return service().similar(item_id, k)
 
     return app
