@@ -69,3 +69,4 @@ serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAP
 bench: install ## benchmarks: cold load, warm latency per route, LightGBM floor, batch throughput, layer sizes
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
+	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)

@@ -95,7 +95,8 @@ def show_lambda_round_trip(model_dir: Path) -> None:
         provider = runtime.get_provider()
         loaded = provider.get()
         print(
-            f"loader: read CURRENT, downloaded, verified sha256, loaded {loaded.version} in {provider.load_seconds:.2f}s"
+            f"loader: read CURRENT, downloaded, verified sha256, loaded {loaded.version} "
+            f"in {provider.load_seconds:.2f}s"
         )
 
         sys.path[:0] = [str(ROOT / "functions" / name) for name in ("rerank", "candidates")]
@@ -120,8 +121,48 @@ def show_lambda_round_trip(model_dir: Path) -> None:
             top = ", ".join(f"{i['item_id']}({i['reason']})" for i in body.get("items", [])[:4])
             extra = f" unknown_items={body['unknown_items']}" if "unknown_items" in body else ""
             print(f"  {event_name:<40} -> {status}  top: {top}{extra}")
+        show_batch(context)
     finally:
         server.stop()
+
+
+def show_batch(context: DemoContext) -> None:
+    """Drop a user file into the batch bucket's input/ and show what lands in output/."""
+    import boto3
+
+    sys.path.insert(0, str(ROOT / "functions" / "batch_scoring"))
+    import batch_scoring_handler
+
+    s3 = boto3.client("s3")
+    bucket, key = "recsys-demo-batch", "input/demo users.jsonl"
+    s3.create_bucket(Bucket=bucket)
+    rows = [
+        '{"user_id": "185", "k": 3}',
+        '{"userId": "10728"}',
+        '{"user_id": "brand-new", "k": 2}',
+        "{oops",
+        '{"user_id": "3546", "k": 0}',
+    ]
+    s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(rows) + "\n").encode())
+    head = s3.head_object(Bucket=bucket, Key=key)
+    event = json.loads((ROOT / "tests" / "events" / "batch_s3_put.json").read_text())
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = bucket
+    record["object"].update(
+        {"key": "input/demo+users.jsonl", "eTag": head["ETag"].strip('"'), "size": head["ContentLength"]}
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        summary = batch_scoring_handler.handler(event, context)["results"][0]
+    print(f"\n=== batch: s3://{bucket}/{key} -> {summary['output_prefix']} ===")
+    print(f"rows read {summary['rows_read']}, scored {summary['rows_scored']}, failed {summary['rows_failed']}")
+    prefix = summary["output_prefix"].split("/", 3)[3]
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
+        print(f"  {obj['Key']}  ({obj['Size']} bytes)")
+    errors = s3.get_object(Bucket=bucket, Key=prefix + "errors.jsonl")["Body"].read().decode()
+    print("  errors.jsonl: " + errors.strip().replace("\n", "\n                "))
+    with contextlib.redirect_stdout(io.StringIO()):
+        again = batch_scoring_handler.handler(event, context)["results"][0]
+    print(f"  the same event delivered again: {again.get('skipped')}")
 
 
 def main() -> None:

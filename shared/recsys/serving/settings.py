@@ -24,8 +24,12 @@ class ServingSettings(BaseSettings):
     max_item_ids: int = Field(500, ge=1, le=10_000)
     max_recent_items: int = Field(50, ge=0, le=1000)
     max_id_length: int = Field(128, ge=1, le=1024)
-    batch_chunk_users: int = Field(1024, ge=1, le=100_000)
+    batch_chunk_users: int = Field(2048, ge=1, le=100_000)
     batch_output_format: str = Field("parquet", pattern=r"^(parquet|personalize)$")
+    batch_inline_max_bytes: int = Field(64 * 1024 * 1024, ge=1, description="larger inputs go to the state machine")
+    batch_rows_per_range: int = Field(250_000, ge=1, description="rows per Distributed Map item")
+    batch_state_machine_arn: str | None = None
+    batch_work_dir: Path = Path("/tmp/recsys-batch")
 
     @model_validator(mode="after")
     def _has_a_model_source(self) -> ServingSettings:

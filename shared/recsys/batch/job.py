@@ -1,0 +1,222 @@
+"""Score a user file from S3 into `output/<input stem>/<model version>/`, exactly once per upload.
+
+    part-<range>-<chunk>.parquet   user_id, rank, item_id, score, reason  (or .jsonl, Personalize form)
+    errors.jsonl                   {"line", "row", "reason"} for every row that could not be scored
+    _SUCCESS.json                  input key and ETag, model version, counts, seconds: written last
+
+Part names are deterministic, so a re-delivered event rewrites the same objects; a finished
+`_SUCCESS.json` for the same ETag short-circuits the whole job; a newer upload of the same key
+(another ETag) clears the folder and is scored again. Nothing is ever written under `input/`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from recsys.batch.events import INPUT_PREFIX, InputObject
+from recsys.batch.rows import RowRules, count_rows, kind_of, read_chunks
+from recsys.errors import InputDataError, RecsysError
+from recsys.loaded import LoadedModel
+from recsys.scoring import score_users
+from recsys.serving.settings import ServingSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SUCCESS = "_SUCCESS.json"
+ERRORS = "errors.jsonl"
+OUTPUT_PREFIX = "output/"
+
+
+class BatchInputError(RecsysError):
+    """The input file cannot be read at all; the invocation fails so S3's retries and the DLQ see it."""
+
+    code = "invalid_batch_input"
+    status = 422
+
+
+@dataclass
+class BatchJob:
+    model: LoadedModel
+    settings: ServingSettings
+    client: S3Client
+
+    # -- layout -------------------------------------------------------------------------------
+    def prefix(self, source: InputObject) -> str:
+        prefix = f"{OUTPUT_PREFIX}{source.stem}/{self.model.version}/"
+        assert not prefix.startswith(INPUT_PREFIX)  # never trigger ourselves
+        return prefix
+
+    @property
+    def rules(self) -> RowRules:
+        return RowRules(self.settings.default_k, self.settings.max_k, self.settings.max_id_length)
+
+    # -- S3 helpers ---------------------------------------------------------------------------
+    def _put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+    def _keys(self, bucket: str, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+        return keys
+
+    def completed(self, source: InputObject) -> dict[str, Any] | None:
+        """The `_SUCCESS.json` of an earlier run on this very upload (same ETag), if there is one."""
+        try:
+            body = self.client.get_object(Bucket=source.bucket, Key=self.prefix(source) + SUCCESS)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        summary: dict[str, Any] = json.loads(body)
+        return summary if summary.get("input", {}).get("etag") == source.etag else None
+
+    def _download(self, source: InputObject) -> Path:
+        self.settings.batch_work_dir.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=self.settings.batch_work_dir, suffix="-" + source.name)
+        os.close(handle)
+        self.client.download_file(source.bucket, source.key, name)
+        return Path(name)
+
+    # -- the three steps ----------------------------------------------------------------------
+    def plan(self, source: InputObject) -> dict[str, Any]:
+        """Row ranges for the Distributed Map (one item per range); clears a stale earlier output."""
+        path = self._download(source)
+        try:
+            total = self._guarded(source, lambda: count_rows(path, kind_of(source.key)))
+        finally:
+            path.unlink(missing_ok=True)
+        self._clear_stale(source)
+        step = self.settings.batch_rows_per_range
+        ranges = [
+            {**source.to_dict(), "part": part, "start": start, "stop": min(start + step, total)}
+            for part, start in enumerate(range(0, max(total, 1), step))
+        ]
+        return {"input": source.to_dict(), "rows": total, "ranges": ranges, "started": time.time()}
+
+    def score_range(self, source: InputObject, part: int, start: int = 0, stop: int | None = None) -> dict[str, Any]:
+        """Score rows [start, stop): parts written one chunk at a time; this range's errors kept aside."""
+        path = self._download(source)
+        prefix = self.prefix(source)
+        counts = {"part": part, "rows_read": 0, "rows_scored": 0, "rows_failed": 0, "users_scored": 0}
+        errors = io.BytesIO()
+        try:
+            chunks = read_chunks(path, kind_of(source.key), self.rules, self.settings.batch_chunk_users, start, stop)
+            for index, chunk in enumerate(self._guarded_iter(source, chunks)):
+                counts["rows_read"] += chunk.rows_read
+                counts["rows_failed"] += len(chunk.errors)
+                for error in chunk.errors:
+                    errors.write((json.dumps(error) + "\n").encode())
+                if chunk.user_ids:
+                    table = score_users(self.model, chunk.user_ids, np.asarray(chunk.k, dtype=np.int64))
+                    self._write_part(source.bucket, f"{prefix}part-{part:05d}-{index:05d}", table, chunk.user_ids)
+                    counts["rows_scored"] += len(chunk.user_ids)
+        finally:
+            path.unlink(missing_ok=True)
+        if errors.tell():
+            self._put(source.bucket, f"{prefix}_errors/{part:05d}.jsonl", errors.getvalue(), "application/x-ndjson")
+        return counts
+
+    def finalize(self, source: InputObject, results: list[dict[str, Any]], started: float) -> dict[str, Any]:
+        """Gather the ranges' errors into errors.jsonl, then write `_SUCCESS.json` last."""
+        prefix = self.prefix(source)
+        error_keys = sorted(self._keys(source.bucket, prefix + "_errors/"))
+        merged = b"".join(self.client.get_object(Bucket=source.bucket, Key=key)["Body"].read() for key in error_keys)
+        self._put(source.bucket, prefix + ERRORS, merged, "application/x-ndjson")
+        for key in error_keys:
+            self.client.delete_object(Bucket=source.bucket, Key=key)
+        summary = {
+            "input": source.to_dict(),
+            "model_version": self.model.version,
+            "output_prefix": f"s3://{source.bucket}/{prefix}",
+            "format": self.settings.batch_output_format,
+            "rows_read": sum(r["rows_read"] for r in results),
+            "rows_scored": sum(r["rows_scored"] for r in results),
+            "rows_failed": sum(r["rows_failed"] for r in results),
+            "parts": len(self._keys(source.bucket, prefix + "part-")),
+            "seconds": round(time.time() - started, 3),
+        }
+        self._put(source.bucket, prefix + SUCCESS, json.dumps(summary, indent=2).encode(), "application/json")
+        return summary
+
+    def run(self, source: InputObject) -> dict[str, Any]:
+        """The whole job in this invocation (inputs up to `batch_inline_max_bytes`)."""
+        started = time.time()
+        done = self.completed(source)
+        if done is not None:
+            return {**done, "skipped": "already scored (same input ETag)"}
+        self._clear_stale(source)
+        return self.finalize(source, [self.score_range(source, part=0)], started)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _clear_stale(self, source: InputObject) -> None:
+        """Output of an older upload of the same key (another ETag) must not mix with this one's."""
+        prefix = self.prefix(source)
+        keys = self._keys(source.bucket, prefix)
+        if keys and self.completed(source) is None:
+            for start in range(0, len(keys), 1000):
+                self.client.delete_objects(
+                    Bucket=source.bucket,
+                    Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
+                )
+
+    def _write_part(self, bucket: str, stem: str, table: pa.Table, user_ids: list[str]) -> None:
+        if self.settings.batch_output_format == "personalize":
+            self._put(bucket, stem + ".jsonl", personalize_lines(table), "application/x-ndjson")
+            return
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        self._put(bucket, stem + ".parquet", buffer.getvalue(), "application/vnd.apache.parquet")
+
+    def _guarded(self, source: InputObject, read: Callable[[], int]) -> int:
+        try:
+            return read()
+        except InputDataError as exc:
+            self._fail(source, exc.message)
+            raise
+
+    def _guarded_iter(self, source: InputObject, chunks: Any) -> Any:
+        try:
+            yield from chunks
+        except InputDataError as exc:
+            self._fail(source, exc.message)
+            raise BatchInputError(f"{source.key}: {exc.message}") from None
+
+    def _fail(self, source: InputObject, reason: str) -> None:
+        """An unreadable file still leaves its reason beside where the results would be."""
+        line = json.dumps({"line": None, "row": None, "reason": f"{source.key}: {reason}"}) + "\n"
+        self._put(source.bucket, self.prefix(source) + ERRORS, line.encode(), "application/x-ndjson")
+
+
+def personalize_lines(table: pa.Table) -> bytes:
+    """Amazon Personalize batch output: one line per user with recommendedItems and scores."""
+    columns = table.to_pydict()
+    lines: list[str] = []
+    current: str | None = None
+    items: list[str] = []
+    scores: list[float] = []
+    for user, item, score in zip(columns["user_id"], columns["item_id"], columns["score"], strict=True):
+        if user != current:
+            if current is not None:
+                lines.append(_personalize_line(current, items, scores))
+            current, items, scores = user, [], []
+        items.append(item)
+        scores.append(round(float(score), 6))
+    if current is not None:
+        lines.append(_personalize_line(current, items, scores))
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+def _personalize_line(user: str, items: list[str], scores: list[float]) -> str:
+    return json.dumps({"input": {"userId": user}, "output": {"recommendedItems": items, "scores": scores}})

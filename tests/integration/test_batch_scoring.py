@@ -1,0 +1,273 @@
+"""S3-triggered batch scoring against moto: formats, bad rows, retries, big files."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+import batch_scoring_handler
+import boto3
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from recsys.batch.job import BatchInputError
+from recsys.batch.lambda_entry import reset_clients
+from recsys.errors import ModelUnavailableError
+
+from ..conftest import load_event
+from .conftest import FakeLambdaContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+BATCH = "recsys-batch-123456789012"
+
+
+@pytest.fixture(autouse=True)
+def _batch_bucket(s3: S3Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    reset_clients()
+    s3.create_bucket(Bucket=BATCH)
+    monkeypatch.setenv("BATCH_WORK_DIR", str(tmp_path / "batch-work"))
+
+
+def put_input(s3: S3Client, key: str, body: bytes) -> dict[str, Any]:
+    """Upload like a user would, and return the S3 notification that upload produces."""
+    s3.put_object(Bucket=BATCH, Key=key, Body=body)
+    head = s3.head_object(Bucket=BATCH, Key=key)
+    event = copy.deepcopy(load_event("batch_s3_put.json"))
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = BATCH
+    record["object"].update(
+        {"key": key.replace(" ", "+"), "eTag": head["ETag"].strip('"'), "size": head["ContentLength"]}
+    )
+    return event
+
+
+def output(s3: S3Client, prefix: str) -> dict[str, bytes]:
+    listing = s3.list_objects_v2(Bucket=BATCH, Prefix=prefix).get("Contents", [])
+    return {o["Key"][len(prefix) :]: s3.get_object(Bucket=BATCH, Key=o["Key"])["Body"].read() for o in listing}
+
+
+def scored(files: dict[str, bytes]) -> pd.DataFrame:
+    parts = [
+        pq.read_table(io.BytesIO(body)).to_pandas() for name, body in sorted(files.items()) if name.endswith(".parquet")
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+JSONL = b'{"user_id": "185", "k": 3}\n{"userId": "10728"}\n{"user_id": "someone-new", "k": 2}\n'
+CSV = b"user_id,k\n185,3\n10728,\nsomeone-new,2\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("users.jsonl", JSONL),
+        ("users.jsonl.gz", gzip.compress(JSONL)),
+        ("users.csv", CSV),
+        ("users.csv.gz", gzip.compress(CSV)),
+        ("users.parquet", parquet_bytes(pd.DataFrame({"user_id": ["185", "10728", "someone-new"], "k": [3, None, 2]}))),
+    ],
+)
+def test_each_input_format(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, name: str, body: bytes
+) -> None:
+    result = batch_scoring_handler.handler(put_input(s3, f"input/{name}", body), lambda_context)
+    summary = result["results"][0]
+    assert summary["rows_read"] == 3
+    assert summary["rows_scored"] == 3
+    assert summary["rows_failed"] == 0
+    stem = name.split(".")[0]
+    files = output(s3, f"output/{stem}/{published_demo}/")
+    assert json.loads(files["_SUCCESS.json"])["input"]["key"] == f"input/{name}"
+    assert files["errors.jsonl"] == b""
+    frame = scored(files)
+    assert list(frame.columns) == ["user_id", "rank", "item_id", "score", "reason"]
+    assert frame.groupby("user_id").size().to_dict() == {"185": 3, "10728": 10, "someone-new": 2}  # default k=10
+    assert set(frame[frame["user_id"] == "someone-new"]["reason"]) == {"popularity"}
+    for _, rows in frame.groupby("user_id"):
+        assert rows["rank"].tolist() == list(range(1, len(rows) + 1))
+        assert rows["score"].is_monotonic_decreasing
+
+
+def test_bad_rows_go_to_errors_and_good_rows_are_scored(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+) -> None:
+    body = (
+        b'{"user_id": "185"}\n'
+        b"{this is not json\n"
+        b'{"user_id": "bad id!"}\n'
+        b'{"user_id": "10728", "k": 0}\n'
+        b'{"user_id": "10728", "k": "many"}\n'
+        b'{"user": "no id field"}\n'
+        b"\n"
+        b'{"user_id": 42, "k": 2}\n'
+    )
+    summary = batch_scoring_handler.handler(put_input(s3, "input/mixed.jsonl", body), lambda_context)["results"][0]
+    assert (summary["rows_read"], summary["rows_scored"], summary["rows_failed"]) == (7, 2, 5)
+    files = output(s3, f"output/mixed/{published_demo}/")
+    errors = [json.loads(line) for line in files["errors.jsonl"].splitlines()]
+    assert [e["line"] for e in errors] == [2, 3, 4, 5, 6]
+    assert errors[0] == {"line": 2, "row": "{this is not json", "reason": "malformed line"}
+    assert "bad user_id" in errors[1]["reason"]
+    assert "must be between 1 and 100" in errors[2]["reason"]
+    assert "whole number" in errors[3]["reason"]
+    assert errors[4]["reason"] == "missing user_id"
+    assert set(scored(files)["user_id"]) == {"185", "42"}
+    assert json.loads(files["_SUCCESS.json"])["rows_failed"] == 5
+
+
+def test_a_redelivered_event_writes_nothing_new(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+) -> None:
+    event = put_input(s3, "input/users.jsonl", JSONL)
+    batch_scoring_handler.handler(event, lambda_context)
+    prefix = f"output/users/{published_demo}/"
+    before = {
+        o["Key"]: (o["ETag"], o["LastModified"]) for o in s3.list_objects_v2(Bucket=BATCH, Prefix=prefix)["Contents"]
+    }
+    again = batch_scoring_handler.handler(event, lambda_context)["results"][0]
+    assert again["skipped"] == "already scored (same input ETag)"
+    after = {
+        o["Key"]: (o["ETag"], o["LastModified"]) for o in s3.list_objects_v2(Bucket=BATCH, Prefix=prefix)["Contents"]
+    }
+    assert after == before
+
+
+def test_a_newer_upload_of_the_same_key_is_scored_again(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+) -> None:
+    batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
+    newer = b'{"user_id": "185", "k": 4}\n'
+    summary = batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", newer), lambda_context)["results"][0]
+    assert summary["rows_read"] == 1
+    frame = scored(output(s3, f"output/users/{published_demo}/"))
+    assert frame.groupby("user_id").size().to_dict() == {"185": 4}  # nothing left of the first upload
+
+
+def test_url_encoded_keys_are_decoded(s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext) -> None:
+    key = "input/weekly users(2026-11).jsonl"
+    event = put_input(s3, key, JSONL)
+    event["Records"][0]["s3"]["object"]["key"] = "input/weekly+users%282026-11%29.jsonl"  # as S3 sends it
+    summary = batch_scoring_handler.handler(event, lambda_context)["results"][0]
+    assert summary["input"]["key"] == key
+    assert "_SUCCESS.json" in output(s3, f"output/weekly users(2026-11)/{published_demo}/")
+
+
+def test_s3_test_event_and_foreign_keys_are_skipped(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+) -> None:
+    assert batch_scoring_handler.handler(load_event("batch_s3_test_event.json"), lambda_context) == {
+        "skipped": "s3:TestEvent"
+    }
+    event = put_input(s3, "output/elsewhere.jsonl", JSONL)
+    assert batch_scoring_handler.handler(event, lambda_context) == {"results": []}
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "reason"),
+    [
+        ("broken.parquet", b"PAR1 but not really", "not a readable parquet file"),
+        ("noid.csv", b"customer,k\n1,2\n", "no user_id column"),
+        ("noid.parquet", parquet_bytes(pd.DataFrame({"customer": ["1"]})), "no user_id column"),
+    ],
+)
+def test_an_unreadable_file_fails_loudly_with_an_errors_file(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, name: str, body: bytes, reason: str
+) -> None:
+    with pytest.raises(BatchInputError, match=reason):
+        batch_scoring_handler.handler(put_input(s3, f"input/{name}", body), lambda_context)
+    files = output(s3, f"output/{name.split('.')[0]}/{published_demo}/")
+    assert reason in json.loads(files["errors.jsonl"])["reason"]
+    assert "_SUCCESS.json" not in files  # nothing that looks complete
+
+
+def test_no_model_fails_without_partial_output(
+    s3: S3Client, serving_env: None, lambda_context: FakeLambdaContext
+) -> None:
+    with pytest.raises(ModelUnavailableError):
+        batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
+    assert "Contents" not in s3.list_objects_v2(Bucket=BATCH, Prefix="output/")
+
+
+def test_distributed_map_event_shapes_match_a_single_run(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = [{"user_id": u} for u in ("185", "10728", "new-1", "new-2", "3546", "bad id!", "new-3")]
+    body = "\n".join(json.dumps(u) for u in users).encode() + b"\n"
+    s3.put_object(Bucket=BATCH, Key="input/big.jsonl", Body=body)
+    monkeypatch.setenv("BATCH_ROWS_PER_RANGE", "3")
+    source = {"bucket": BATCH, "key": "input/big.jsonl", "etag": "e1", "size": len(body)}
+    plan = batch_scoring_handler.handler({"action": "plan", **source}, lambda_context)
+    assert plan["rows"] == 7
+    assert [(r["start"], r["stop"]) for r in plan["ranges"]] == [(0, 3), (3, 6), (6, 7)]
+    results = [batch_scoring_handler.handler({"action": "score_range", **r}, lambda_context) for r in plan["ranges"]]
+    summary = batch_scoring_handler.handler(
+        {"action": "finalize", "input": plan["input"], "results": results, "started": plan["started"]}, lambda_context
+    )
+    assert (summary["rows_read"], summary["rows_scored"], summary["rows_failed"]) == (7, 6, 1)
+    files = output(s3, f"output/big/{published_demo}/")
+    assert sorted(n for n in files if n.startswith("part-")) == [
+        "part-00000-00000.parquet",
+        "part-00001-00000.parquet",
+        "part-00002-00000.parquet",
+    ]
+    assert json.loads(files["errors.jsonl"])["line"] == 6
+    assert not any(n.startswith("_errors/") for n in files)
+    assert scored(files)["user_id"].nunique() == 6
+
+
+def test_large_uploads_start_the_state_machine_once(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(
+        name="batch",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    monkeypatch.setenv("BATCH_STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("BATCH_INLINE_MAX_BYTES", "10")
+    event = put_input(s3, "input/users.jsonl", JSONL)
+    first = batch_scoring_handler.handler(event, lambda_context)["results"][0]
+    assert first["state_machine_execution"].startswith("arn:aws:states")
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert len(executions) == 1
+    assert (
+        json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])["key"]
+        == "input/users.jsonl"
+    )
+    # Step Functions treats a repeated execution name as the same execution (or refuses it)
+    second = batch_scoring_handler.handler(event, lambda_context)["results"][0]
+    assert second.get("state_machine_execution") == first["state_machine_execution"] or "skipped" in second
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+
+
+def test_personalize_output_format(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCH_OUTPUT_FORMAT", "personalize")
+    batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
+    files = output(s3, f"output/users/{published_demo}/")
+    lines = [json.loads(line) for line in files["part-00000-00000.jsonl"].splitlines()]
+    assert sorted(line["input"]["userId"] for line in lines) == ["10728", "185", "someone-new"]
+    first = next(line for line in lines if line["input"]["userId"] == "185")
+    assert len(first["output"]["recommendedItems"]) == 3
+    assert first["output"]["scores"] == sorted(first["output"]["scores"], reverse=True)
+
+
+def test_nothing_is_ever_written_under_input(
+    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+) -> None:
+    batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BATCH)["Contents"]]
+    assert [k for k in keys if k.startswith("input/")] == ["input/users.jsonl"]
