@@ -70,3 +70,36 @@ bench: install ## benchmarks: cold load, warm latency per route, LightGBM floor,
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
+
+# ---- deployment tooling: SAM CLI, cfn-lint and checkov live in their own environment, so their
+# pins never fight the project's.
+TOOLS := .venv-tools
+$(TOOLS)/.installed: infra/requirements-tools.txt
+	$(PYTHON312) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements-tools.txt
+	@touch $@
+
+ARCH ?= x86_64
+RUNTIME_SIM := .aws-sam/runtime-boto3
+
+template-check: $(TOOLS)/.installed install ## sam validate --lint, cfn-lint, checkov, and the least-privilege test
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --region us-east-1
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/checkov -f template.yaml --skip-download --quiet --compact
+	$(BIN)/pytest -q tests/unit/test_template.py
+
+build: $(TOOLS)/.installed ## sam build: the layer through shared/Makefile (pruned), the three functions
+	LAYER_ARCH=$(ARCH) PATH="$(dir $(PYTHON312)):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam build \
+	  --parameter-overrides Architecture=$(ARCH) --build-dir .aws-sam/build
+	@echo "layer built for $(ARCH)"
+
+layer-check: install ## sizes against Lambda's limits + isolated python3.12 -I import and answer per function
+	@test -d .aws-sam/build/SharedLayer || $(MAKE) --no-print-directory build
+	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
+	@test -d $(RUNTIME_SIM) || $(PY) -m pip install --quiet --disable-pip-version-check --target $(RUNTIME_SIM) boto3
+	$(PY) infra/scripts/layer_check.py --build-dir .aws-sam/build --runtime-dir $(RUNTIME_SIM) \
+	  --model $(DEMO_MODEL) --python $(PYTHON312)
+
+deploy: build ## sam deploy --guided (needs AWS credentials)
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam deploy --guided

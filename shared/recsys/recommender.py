@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from recsys.candidates.generate import CandidateGenerator, Candidates, Exclusions
+from recsys.candidates.generate import CandidateGenerator, Candidates
 from recsys.candidates.sources import UserBatch
 from recsys.model import ModelArrays
 from recsys.ragged import Ragged
@@ -88,9 +88,8 @@ class Recommender:
         excluded = self.model.seen.take_rows(request.users) if request.exclude_seen else Ragged.empty(len(batch))
         if request.exclude is not None:
             excluded = excluded.concat(request.exclude)
-        exclusions = Exclusions(per_user=excluded, allowed=request.allowed)
         min_pop = int(request.k.max()) if len(request.k) else 0
-        return batch, self.generator.generate(self.model, batch, exclusions, min_popularity=min_pop)
+        return batch, self.generator.generate(self.model, batch, excluded, request.allowed, min_popularity=min_pop)
 
     def rank(
         self,
@@ -118,18 +117,16 @@ class Recommender:
     def rerank(self, user: int, items: Sequence[int], k: int) -> Ranked:
         """Score a caller's own list for one user; items are internal indices, all known."""
         batch = self.user_batch(np.asarray([user], dtype=np.int32))
-        full = self.generator.generate(self.model, batch, Exclusions(per_user=Ragged.empty(1)))
+        scored = self.generator.score_sources(self.model, batch)
+        full = self.generator.generate(self.model, batch, Ragged.empty(1), scored=scored)
         wanted = np.asarray(items, dtype=np.int32)
+        rows = np.zeros(len(wanted), dtype=np.int64)
         # every source's score for the wanted items; ranks where the source would have proposed them
-        scores = np.column_stack([src.scores(self.model, batch)[0, wanted] for src in self.generator.sources]).astype(
-            np.float32, copy=False
-        )
+        scores = np.column_stack([source.at(rows, wanted) for source in scored]).astype(np.float32, copy=False)
         ranks = np.full_like(scores, np.nan)
         # full.item is sorted (one row), so a binary search finds each wanted item's proposal
         at = np.minimum(np.searchsorted(full.item, wanted), max(len(full) - 1, 0))
         proposed = (len(full) > 0) & (full.item[at] == wanted) if len(full) else np.zeros(len(wanted), bool)
         ranks[proposed] = full.ranks[at[proposed]]
-        candidates = Candidates(
-            np.zeros(len(wanted), dtype=np.int64), wanted, scores, ranks, self.generator.source_names
-        )
+        candidates = Candidates(rows, wanted, scores, ranks, self.generator.source_names)
         return self.rank(batch, candidates, np.asarray([k], dtype=np.int64))

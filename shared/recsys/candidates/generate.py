@@ -12,7 +12,9 @@ from recsys.candidates.sources import (
     AlsSource,
     CandidateSource,
     CoVisitationSource,
+    Exclusions,
     PopularitySource,
+    SourceScores,
     UserBatch,
 )
 from recsys.model import ModelArrays
@@ -23,14 +25,6 @@ F32 = npt.NDArray[np.float32]
 
 def default_sources() -> tuple[CandidateSource, ...]:
     return (AlsSource(), CoVisitationSource(), PopularitySource())
-
-
-@dataclass(frozen=True)
-class Exclusions:
-    """Items that must not be candidates: per-user lists, and optionally a catalog-wide allow mask."""
-
-    per_user: Ragged
-    allowed: npt.NDArray[np.bool_] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,24 +51,6 @@ class Candidates:
         return Candidates(self.row[keep], self.item[keep], self.scores[keep], self.ranks[keep], self.source_names)
 
 
-def _top_n(scores: F32, n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(row, item, rank) of each row's top-n finite scores."""
-    n = min(n, scores.shape[1])
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    filled = np.where(np.isnan(scores), -np.inf, scores)
-    top = np.argpartition(-filled, n - 1, axis=1)[:, :n]
-    top_scores = np.take_along_axis(filled, top, axis=1)
-    order = np.argsort(-top_scores, axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    top_scores = np.take_along_axis(top_scores, order, axis=1)
-    valid = np.isfinite(top_scores)
-    rows = np.broadcast_to(np.arange(scores.shape[0])[:, None], top.shape)
-    ranks = np.broadcast_to(np.arange(n)[None, :], top.shape)
-    return rows[valid], top[valid], ranks[valid]
-
-
 class CandidateGenerator:
     """Runs every source, removes excluded items, keeps each source's top-N, and takes the union."""
 
@@ -86,34 +62,42 @@ class CandidateGenerator:
     def source_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.sources)
 
+    def score_sources(self, model: ModelArrays, batch: UserBatch) -> list[SourceScores]:
+        return [source.score(model, batch) for source in self.sources]
+
     def generate(
-        self, model: ModelArrays, batch: UserBatch, exclusions: Exclusions, min_popularity: int = 0
+        self,
+        model: ModelArrays,
+        batch: UserBatch,
+        excluded: Ragged,
+        allowed: npt.NDArray[np.bool_] | None = None,
+        min_popularity: int = 0,
+        scored: list[SourceScores] | None = None,
     ) -> Candidates:
+        """Each source's top-N without excluded items, merged; every pair keeps every source's score and rank."""
         n_items = model.n_items
-        excluded_rows = exclusions.per_user.row_ids()
-        excluded_items = exclusions.per_user.values
-        dense: list[F32] = []
-        picked: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
-        for source in self.sources:
-            scores = source.scores(model, batch)
-            scores[excluded_rows, excluded_items] = np.nan
-            if exclusions.allowed is not None:
-                scores[:, ~exclusions.allowed] = np.nan
+        scored = self.score_sources(model, batch) if scored is None else scored
+        exclusions = Exclusions(np.unique(excluded.row_ids() * n_items + excluded.values), allowed)
+        picked: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+        for source, scores in zip(self.sources, scored, strict=True):
             count = self.counts[source.name]
             if isinstance(source, PopularitySource):
                 # popularity backfills: with filters, the answer still has k items when it can
                 count = max(count, min_popularity)
-            dense.append(scores)
-            picked.append(_top_n(scores, count))
+            picked.append(scores.top(exclusions, count))
 
-        keys = np.concatenate([rows * n_items + items for rows, items, _ in picked])
+        keys = np.concatenate([rows * n_items + items for rows, items in picked])
         unique_keys, inverse = np.unique(keys, return_inverse=True)
         row = unique_keys // n_items
         item = (unique_keys % n_items).astype(np.int32)
         ranks = np.full((len(unique_keys), len(self.sources)), np.nan, dtype=np.float32)
         start = 0
-        for s, (rows, _, source_ranks) in enumerate(picked):
-            ranks[inverse[start : start + len(rows)], s] = source_ranks
+        for s, (rows, _) in enumerate(picked):
+            # picked lists are best-first within each row: a pair's rank is its offset from the row start
+            offsets = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+            ranks[inverse[start : start + len(rows)], s] = offsets
             start += len(rows)
-        scores_out = np.column_stack([d[row, item] for d in dense]).astype(np.float32, copy=False)
+        scores_out = np.empty((len(unique_keys), len(self.sources)), dtype=np.float32)
+        for s, scores in enumerate(scored):
+            scores_out[:, s] = scores.at(row, item)
         return Candidates(row, item, scores_out, ranks, self.source_names)

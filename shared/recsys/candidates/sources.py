@@ -1,8 +1,11 @@
-"""Candidate sources. Each scores a batch of users against the whole catalog.
+"""Candidate sources. Each scores a batch of users and hands back a `SourceScores`.
 
-A source returns a dense (users x items) float32 matrix; NaN means "no opinion" (an unknown
-user for ALS, an item with no co-visitation link). A new source plugs in by implementing
-`CandidateSource` and being listed in `recsys.candidates.generate.default_sources`.
+`SourceScores` answers two questions: each row's top-n items (with exclusions applied), and
+the score of any (row, item) pair (NaN for "no opinion": an unknown user for ALS, no
+co-visitation link). Only ALS needs a dense users x catalog matrix; co-visitation is sparse
+and popularity is one shared vector, which keeps a 2,048-user batch chunk cheap.
+A new source plugs in by implementing `CandidateSource` and being listed in
+`recsys.candidates.generate.default_sources`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from recsys.model import ModelArrays
 from recsys.ragged import Ragged
 
 F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,108 @@ class UserBatch:
         return len(self.users)
 
 
+@dataclass(frozen=True)
+class Exclusions:
+    """Items that must not be candidates: per-row (row * n_items + item, sorted) and a catalog mask."""
+
+    keys: I64
+    allowed: npt.NDArray[np.bool_] | None = None
+
+
+class SourceScores(Protocol):
+    def top(self, exclusions: Exclusions, n: int) -> tuple[I64, I64]:
+        """(rows, items) of each row's n best items, best first within a row, rows ascending."""
+        ...
+
+    def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32: ...
+
+
 class CandidateSource(Protocol):
     name: str
 
-    def scores(self, model: ModelArrays, batch: UserBatch) -> F32: ...
+    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores: ...
+
+
+def _first_n_per_row(rows: I64, n: int) -> npt.NDArray[np.bool_]:
+    """For rows sorted ascending: True for the first n entries of each row."""
+    starts = np.searchsorted(rows, rows, side="left")
+    return (np.arange(len(rows)) - starts) < n
+
+
+@dataclass(frozen=True)
+class DenseScores:
+    matrix: F32  # (rows, items), NaN for no opinion
+
+    def top(self, exclusions: Exclusions, n: int) -> tuple[I64, I64]:
+        n_rows, n_items = self.matrix.shape
+        n = min(n, n_items)
+        if n == 0 or n_rows == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        filled = np.where(np.isnan(self.matrix), -np.inf, self.matrix)
+        filled.reshape(-1)[exclusions.keys] = -np.inf
+        if exclusions.allowed is not None:
+            filled[:, ~exclusions.allowed] = -np.inf
+        top = np.argpartition(filled, n_items - n, axis=1)[:, n_items - n :]  # no negated copy
+        values = np.take_along_axis(filled, top, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        valid = np.isfinite(np.take_along_axis(values, order, axis=1))
+        rows = np.broadcast_to(np.arange(n_rows)[:, None], top.shape)
+        return rows[valid].astype(np.int64), top[valid].astype(np.int64)
+
+    def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32:
+        values: F32 = self.matrix[rows, items]
+        return values
+
+
+@dataclass(frozen=True)
+class SparseScores:
+    keys: I64  # row * n_items + item, sorted, unique
+    values: F32
+    n_items: int
+
+    def top(self, exclusions: Exclusions, n: int) -> tuple[I64, I64]:
+        keep = ~np.isin(self.keys, exclusions.keys, assume_unique=True)
+        rows, items = self.keys // self.n_items, self.keys % self.n_items
+        if exclusions.allowed is not None:
+            keep &= exclusions.allowed[items]
+        rows, items, values = rows[keep], items[keep], self.values[keep]
+        order = np.lexsort((items, -values, rows))
+        rows, items = rows[order], items[order]
+        first = _first_n_per_row(rows, n)
+        return rows[first], items[first]
+
+    def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32:
+        wanted = rows * self.n_items + items
+        at = np.minimum(np.searchsorted(self.keys, wanted), max(len(self.keys) - 1, 0))
+        found = (self.keys[at] == wanted) if len(self.keys) else np.zeros(len(wanted), bool)
+        return np.where(found, self.values[at] if len(self.keys) else np.nan, np.nan).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SharedScores:
+    """One score vector for every row (popularity), walked in a precomputed best-first order."""
+
+    vector: F32
+    order: I64  # item indices, best first
+    n_rows: int
+
+    def top(self, exclusions: Exclusions, n: int) -> tuple[I64, I64]:
+        order = self.order if exclusions.allowed is None else self.order[exclusions.allowed[self.order]]
+        n_items = len(self.vector)
+        # the most any row can lose to its exclusions, so the head always holds n survivors
+        per_row = np.bincount(exclusions.keys // n_items, minlength=self.n_rows) if len(exclusions.keys) else [0]
+        head = order[: n + int(np.max(per_row))]
+        rows = np.repeat(np.arange(self.n_rows, dtype=np.int64), len(head))
+        items = np.tile(head, self.n_rows)
+        keep = ~np.isin(rows * n_items + items, exclusions.keys)
+        rows, items = rows[keep], items[keep]
+        first = _first_n_per_row(rows, n)
+        return rows[first], items[first]
+
+    def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32:
+        values: F32 = self.vector[items]
+        return values
 
 
 class AlsSource:
@@ -41,16 +143,15 @@ class AlsSource:
 
     name = "als"
 
-    def scores(self, model: ModelArrays, batch: UserBatch) -> F32:
+    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
         users = batch.users
         known = users >= 0
         has_history = np.zeros(len(users), dtype=bool)
-        has_history[known] = np.diff(model.seen.indptr)[users[known]] > 0
-        result = np.full((len(users), model.n_items), np.nan, dtype=np.float32)
+        has_history[known] = (model.seen.indptr[users[known] + 1] - model.seen.indptr[users[known]]) > 0
+        matrix = np.full((len(users), model.n_items), np.nan, dtype=np.float32)
         if has_history.any():
-            factors = model.als_user[users[has_history]]
-            result[has_history] = factors @ model.als_item.T
-        return result
+            matrix[has_history] = model.als_user[users[has_history]] @ model.als_item.T
+        return DenseScores(matrix)
 
 
 class CoVisitationSource:
@@ -58,8 +159,7 @@ class CoVisitationSource:
 
     name = "covisit"
 
-    def scores(self, model: ModelArrays, batch: UserBatch) -> F32:
-        n_items = model.n_items
+    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
         seeds = batch.seeds
         rows = seeds.row_ids()
         # position from the end of each row: 0 for the most recent seed
@@ -67,12 +167,11 @@ class CoVisitationSource:
         weight = 1.0 / (1.0 + from_end.astype(np.float32))
         neighbours = model.covisit_items[seeds.values]  # (n_seeds, M)
         link = model.covisit_scores[seeds.values] * weight[:, None]
-        valid = neighbours >= 0
-        flat_keys = (rows[:, None] * n_items + neighbours)[valid]
-        totals = np.bincount(flat_keys, weights=link[valid], minlength=len(batch) * n_items)
-        result = totals.astype(np.float32).reshape(len(batch), n_items)
-        result[result <= 0] = np.nan
-        return result
+        valid = (neighbours >= 0) & (link > 0)
+        flat = (rows[:, None] * model.n_items + neighbours)[valid]
+        keys, inverse = np.unique(flat, return_inverse=True)
+        values = np.bincount(inverse, weights=link[valid], minlength=len(keys)).astype(np.float32)
+        return SparseScores(keys.astype(np.int64), values, model.n_items)
 
 
 class PopularitySource:
@@ -80,5 +179,10 @@ class PopularitySource:
 
     name = "popularity"
 
-    def scores(self, model: ModelArrays, batch: UserBatch) -> F32:
-        return np.broadcast_to(model.popularity, (len(batch), model.n_items)).copy()
+    def __init__(self) -> None:
+        self._order: tuple[int, I64] | None = None  # (id of the popularity array, its best-first order)
+
+    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
+        if self._order is None or self._order[0] != id(model.popularity):
+            self._order = (id(model.popularity), np.argsort(-model.popularity, kind="stable").astype(np.int64))
+        return SharedScores(model.popularity, self._order[1], len(batch))

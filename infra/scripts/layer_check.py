@@ -1,0 +1,148 @@
+"""`make layer-check`: prove the built artifacts work and fit, as Lambda would load them.
+
+1. Sizes of the layer and each function, unzipped and zipped, against Lambda's 250 MB limit
+   (layer + function, unzipped); fails over it.
+2. For each function, a clean `python3.12 -I` with only the function code (/var/task), the
+   layer (/opt/python) and boto3 (which the runtime provides) on the path: import the handler,
+   answer a direct-invoke event against the demo model, report the cold import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+LIMIT = 262_144_000  # Lambda: 250 MB unzipped, function + layers
+AIM = 150_000_000
+FUNCTIONS = {
+    "CandidatesFunction": ("candidates_handler", {"action": "candidates", "user_id": "185", "k": 5}),
+    "RerankFunction": ("rerank_handler", {"user_id": "185", "k": 5}),
+    "BatchScoringFunction": ("batch_scoring_handler", {"Service": "Amazon S3", "Event": "s3:TestEvent"}),
+}
+
+PROBE = r"""
+import json, sys, time
+task, layer, runtime, module, event = sys.argv[1:6]
+sys.path[:] = [task, layer, runtime] + [p for p in sys.path if "site-packages" not in p]
+started = time.perf_counter()
+handler = __import__(module).handler
+imported = time.perf_counter()
+
+class Context:
+    function_name = module; memory_limit_in_mb = 2048; aws_request_id = "layer-check"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + module
+    def get_remaining_time_in_millis(self): return 60000
+
+import contextlib, io
+with contextlib.redirect_stdout(io.StringIO()):
+    answer = handler(json.loads(event), Context())
+    # the batch path too: its vectorised scorer on the loaded model
+    from recsys.scoring import score_users
+    from recsys.serving.runtime import get_provider
+    import numpy as np
+    scored = score_users(get_provider().get(), ["185", "someone-new"], np.asarray([3, 3]))
+answered = time.perf_counter()
+print(json.dumps({
+    "import_s": imported - started, "first_answer_s": answered - imported, "answer": answer,
+    "scored_rows": scored.num_rows, "pandas_loaded": "pandas" in sys.modules,
+    "from_layer": all(m.__file__.startswith(layer) for n, m in list(sys.modules.items())
+                      if n.split(".")[0] in ("numpy", "pyarrow", "lightgbm", "fastapi", "recsys") and getattr(m, "__file__", None)),
+}))
+"""
+
+
+def tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def zipped_size(path: Path) -> int:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            archive.write(file, file.relative_to(path))
+    return buffer.tell()
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
+    parser.add_argument("--runtime-dir", type=Path, required=True, help="boto3 as the runtime provides it")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args()
+
+    layer = args.build_dir / "SharedLayer"
+    layer_size = tree_size(layer)
+    print(f"{'artifact':<24}{'unzipped':>12}{'zipped':>12}")
+    print(f"{'SharedLayer':<24}{mb(layer_size):>12}{mb(zipped_size(layer)):>12}")
+    failed = False
+    for name in FUNCTIONS:
+        size = tree_size(args.build_dir / name)
+        total = size + layer_size
+        verdict = "ok" if total <= LIMIT else "OVER THE 250 MB LIMIT"
+        aim = "within the 150 MB aim" if total <= AIM else "above the 150 MB aim"
+        print(
+            f"{name:<24}{mb(size):>12}{mb(zipped_size(args.build_dir / name)):>12}   with layer {mb(total)}: {verdict}, {aim}"
+        )
+        failed |= total > LIMIT
+
+    env = {
+        **os.environ,
+        "MODEL_DIR": str(args.model.resolve()),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("PYTHONPATH", None)
+    print(f"\nisolated {args.python} -I, path = function code + layer/python + runtime boto3 only:")
+    for name, (module, event) in FUNCTIONS.items():
+        run = subprocess.run(
+            [
+                args.python,
+                "-I",
+                "-c",
+                PROBE,
+                str((args.build_dir / name).resolve()),
+                str((layer / "python").resolve()),
+                str(args.runtime_dir.resolve()),
+                module,
+                json.dumps(event),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if run.returncode != 0:
+            print(f"  {name}: FAILED\n{run.stderr[-3000:]}")
+            failed = True
+            continue
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        answer = result["answer"]
+        good = (
+            "error" not in answer
+            and result["scored_rows"] == 6
+            and result["from_layer"]
+            and not result["pandas_loaded"]
+        )
+        summary = answer.get("model_version") or answer.get("skipped")
+        print(
+            f"  {name:<22} import {result['import_s']:.2f}s, first answer {result['first_answer_s']:.2f}s "
+            f"({summary}; batch scorer rows {result['scored_rows']}; pandas loaded: {result['pandas_loaded']})"
+            f" {'ok' if good else 'FAILED'}"
+        )
+        failed |= not good
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

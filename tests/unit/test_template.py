@@ -1,0 +1,183 @@
+"""template.yaml as a cloud engineer would review it: least privilege, no recursion, hardened buckets.
+
+cfn-lint and checkov do not look inside Fn::Sub strings for wildcards, so this test does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads !Ref, !Sub, !GetAtt, !If ... as {"Fn::X": value} like CloudFormation does."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".")
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+TEMPLATE: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+
+# The only wildcards a resource may hold: the end of a prefix we own.
+ALLOWED_WILDCARD_SUFFIXES = ("/models/*", "/input/*", "/output/*", "-batch/*")
+#: Statements allowed a bare "*" resource, and why.
+STAR_RESOURCE_ALLOWED = {"Logging": "CloudWatch Logs delivery APIs take no resource ARN"}
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every literal string inside a value, including the templates inside Fn::Sub."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings_in(item)]
+    return []
+
+
+def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in resource["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            found += policy["Statement"]
+    return found
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def iam_holders() -> dict[str, dict[str, Any]]:
+    return {
+        k: v
+        for k, v in RESOURCES.items()
+        if v["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+    }
+
+
+@pytest.mark.parametrize("name", sorted(iam_holders()))
+def test_no_action_or_resource_wildcards_beyond_a_prefix(name: str) -> None:
+    for statement in statements(iam_holders()[name]):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in action for action in actions), (name, statement["Sid"], actions)
+        for text in strings_in(statement["Resource"]):
+            if text == "*":
+                assert statement["Sid"] in STAR_RESOURCE_ALLOWED, (name, statement["Sid"])
+                continue
+            if "*" in text:
+                assert text.endswith(ALLOWED_WILDCARD_SUFFIXES), (name, statement["Sid"], text)
+                assert text.count("*") == 1, (name, text)
+
+
+@pytest.mark.parametrize("name", ["CandidatesFunction", "RerankFunction"])
+def test_serving_functions_only_read_the_models_prefix(name: str) -> None:
+    for statement in statements(RESOURCES[name]):
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] in ("s3:GetObject", "s3:ListBucket")
+        resource = " ".join(strings_in(statement["Resource"]))
+        if statement["Action"] == "s3:GetObject":
+            assert resource.startswith("arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/models/*")
+        else:
+            assert statement["Condition"]["StringLike"]["s3:prefix"] == {"Fn::Sub": "${ModelPrefix}/models/*"}
+
+
+def test_batch_reads_input_and_models_and_writes_only_output() -> None:
+    by_sid = {s["Sid"]: s for s in statements(RESOURCES["BatchScoringFunction"])}
+    writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))]
+    assert [s["Sid"] for s in writes] == ["WriteOutput"]
+    assert strings_in(writes[0]["Resource"])[0].endswith("/output/*")
+    assert strings_in(by_sid["ReadInput"]["Resource"])[0].endswith("/input/*")
+    assert by_sid["ReadInput"]["Action"] == "s3:GetObject"
+
+
+def test_batch_trigger_is_scoped_to_input_and_guarded_against_recursion() -> None:
+    batch = RESOURCES["BatchScoringFunction"]["Properties"]
+    assert batch["RecursiveLoop"] == "Terminate"
+    suffixes = set()
+    for event in batch["Events"].values():
+        rules = {r["Name"]: r["Value"] for r in event["Properties"]["Filter"]["S3Key"]["Rules"]}
+        assert rules["prefix"] == "input/"
+        suffixes.add(rules["suffix"])
+    assert suffixes == {".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"}
+    destination = batch["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert destination == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["BatchFailureQueue", "Arn"]}}
+
+
+@pytest.mark.parametrize("name", ["BatchBucket", "ModelBucket"])
+def test_buckets_are_private_encrypted_versioned_and_tls_only(name: str) -> None:
+    properties = RESOURCES[name]["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert properties["VersioningConfiguration"]["Status"] == "Enabled"
+    policy = RESOURCES[f"{name}Policy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert policy["Effect"] == "Deny"
+    assert policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_every_route_has_an_authorizer_and_the_stage_throttles_and_logs() -> None:
+    routes = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::ApiGatewayV2::Route"}
+    assert {r["Properties"]["RouteKey"] for r in routes.values()} == {
+        "GET /recommendations/{user_id}",
+        "POST /rerank",
+        "GET /health",
+        "GET /model",
+        "POST /candidates",
+        "GET /items/{item_id}/similar",
+    }
+    for route in routes.values():
+        assert route["Properties"]["AuthorizationType"] == {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]}
+    stage = RESOURCES["HttpApiStage"]["Properties"]
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert "DestinationArn" in stage["AccessLogSettings"]
+
+
+def test_parameters_are_constrained() -> None:
+    for name, parameter in TEMPLATE["Parameters"].items():
+        if parameter["Type"] == "CommaDelimitedList":
+            continue
+        constrained = {"AllowedValues", "AllowedPattern", "MinValue"} & set(parameter)
+        assert constrained, f"parameter {name} accepts anything"
+
+
+def test_alarms_cover_errors_throttles_and_p99_for_every_function() -> None:
+    alarms = [v["Properties"] for v in RESOURCES.values() if v["Type"] == "AWS::CloudWatch::Alarm"]
+    for function in functions():
+        watched = {a["MetricName"] for a in alarms if a.get("Dimensions", [{}])[0].get("Value") == {"Ref": function}}
+        assert watched == {"Errors", "Throttles", "Duration"}, function
+    assert all(a["ExtendedStatistic"] == "p99" for a in alarms if a["MetricName"] == "Duration")
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_handlers_exist_where_the_template_points(name: str) -> None:
+    properties = functions()[name]["Properties"]
+    module, _, attribute = properties["Handler"].partition(".")
+    source = ROOT / properties["CodeUri"] / f"{module}.py"
+    assert re.search(rf"^{attribute} = ", source.read_text(), re.MULTILINE)
+
+
+def test_globals_target_python312_with_tracing_and_the_layer() -> None:
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.12"
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Layers"] == [{"Ref": "SharedLayer"}]
+    assert RESOURCES["SharedLayer"]["Metadata"] == {"BuildMethod": "makefile"}
