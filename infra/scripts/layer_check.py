@@ -51,8 +51,10 @@ answered = time.perf_counter()
 print(json.dumps({
     "import_s": imported - started, "first_answer_s": answered - imported, "answer": answer,
     "scored_rows": scored.num_rows, "pandas_loaded": "pandas" in sys.modules,
-    "from_layer": all(m.__file__.startswith(layer) for n, m in list(sys.modules.items())
-                      if n.split(".")[0] in ("numpy", "pyarrow", "lightgbm", "fastapi", "recsys") and getattr(m, "__file__", None)),
+    "from_layer": all(
+        m.__file__.startswith(layer) for n, m in list(sys.modules.items())
+        if n.split(".")[0] in ("numpy", "pyarrow", "lightgbm", "fastapi", "recsys") and getattr(m, "__file__", None)
+    ),
 }))
 """
 
@@ -91,9 +93,8 @@ def main() -> int:
         total = size + layer_size
         verdict = "ok" if total <= LIMIT else "OVER THE 250 MB LIMIT"
         aim = "within the 150 MB aim" if total <= AIM else "above the 150 MB aim"
-        print(
-            f"{name:<24}{mb(size):>12}{mb(zipped_size(args.build_dir / name)):>12}   with layer {mb(total)}: {verdict}, {aim}"
-        )
+        zipped = mb(zipped_size(args.build_dir / name))
+        print(f"{name:<24}{mb(size):>12}{zipped:>12}   with layer {mb(total)}: {verdict}, {aim}")
         failed |= total > LIMIT
 
     env = {
