@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, BenchContext, embedded_s3, percentiles_ms, timed
+from common import ROOT, embedded_s3, percentiles_ms, timed
 
 COLD_PROBE = r"""
 import json, sys, time
 t0 = time.perf_counter()
-sys.path.insert(0, sys.argv[1])
+if len(sys.argv) > 2:  # as on Lambda: function code, the built layer, the runtime's boto3, nothing else
+    sys.path[:] = sys.argv[1:] + [p for p in sys.path if "site-packages" not in p]
+else:
+    sys.path.insert(0, sys.argv[1])
 import rerank_handler
 t1 = time.perf_counter()
 from recsys.serving.runtime import get_provider
@@ -37,7 +40,12 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "version": model.versi
 """
 
 
+LAYER = ROOT / ".aws-sam" / "build" / "SharedLayer" / "python"
+RUNTIME_BOTO3 = ROOT / ".aws-sam" / "runtime-boto3"
+
+
 def cold_start(model_dir: Path) -> list[dict[str, Any]]:
+    """In the built layer with `python -I` when `make build` has run (Lambda's view), else in .venv."""
     import boto3
     from recsys.store.lifecycle import publish
     from recsys.store.s3 import S3ModelStore
@@ -56,16 +64,15 @@ def cold_start(model_dir: Path) -> list[dict[str, Any]]:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
         env.pop("MODEL_DIR", None)
+        in_layer = LAYER.is_dir() and RUNTIME_BOTO3.is_dir()
+        command = [sys.executable, *(["-I"] if in_layer else []), "-c", COLD_PROBE, str(ROOT / "functions" / "rerank")]
+        if in_layer:
+            command += [str(LAYER), str(RUNTIME_BOTO3)]
+        where = "built layer, python -I" if in_layer else ".venv"
         for label in ("cold (empty /tmp)", "cold (/tmp reused)", "cold (/tmp reused)"):
-            out = subprocess.run(
-                [sys.executable, "-c", COLD_PROBE, str(ROOT / "functions" / "rerank")],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
+            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
-            row["label"] = label
+            row["label"] = f"{label}, {where}"
             results.append(row)
     return results
 
@@ -98,7 +105,9 @@ def warm_latency(model_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
         for u in model.arrays.users.ids
         if model.arrays.seen.indptr[model.arrays.users.get(u) + 1] > model.arrays.seen.indptr[model.arrays.users.get(u)]
     ]
-    context = BenchContext()
+    from recsys.serving.local_context import LocalLambdaContext
+
+    context = LocalLambdaContext(function_name="bench")
     rec_event = http_event("rerank_http_api_recommendations.json")
 
     def recommendations() -> None:

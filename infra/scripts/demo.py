@@ -15,8 +15,6 @@ import logging
 import os
 import sys
 import tempfile
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +22,11 @@ import pyarrow.parquet as pq
 from recsys import artifacts as A
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
+from recsys.serving.local_context import LocalLambdaContext
 from recsys.train.evaluate import metrics_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_BUCKET = "recsys-demo-models"
-
-
-@dataclass
-class DemoContext:
-    function_name: str = "demo"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:demo"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def titles(model_dir: Path) -> dict[str, str]:
@@ -103,7 +91,7 @@ def show_lambda_round_trip(model_dir: Path) -> None:
         import candidates_handler
         import rerank_handler
 
-        context = DemoContext()
+        context = LocalLambdaContext(function_name="demo")
         for handler, event_name in (
             (rerank_handler.handler, "rerank_http_api_recommendations.json"),
             (rerank_handler.handler, "rerank_rest_api_recommendations.json"),
@@ -126,7 +114,7 @@ def show_lambda_round_trip(model_dir: Path) -> None:
         server.stop()
 
 
-def show_batch(context: DemoContext) -> None:
+def show_batch(context: LocalLambdaContext) -> None:
     """Drop a user file into the batch bucket's input/ and show what lands in output/."""
     import boto3
 

@@ -12,8 +12,6 @@ import importlib
 import json
 import os
 import sys
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,21 +20,6 @@ MODULES = {
     "candidates": "candidates_handler",
     "batch_scoring": "batch_scoring_handler",
 }
-
-
-@dataclass
-class LocalContext:
-    function_name: str
-    memory_limit_in_mb: int = 1024
-    function_version: str = "$LATEST"
-    aws_request_id: str = str(uuid.uuid4())
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def main() -> int:
@@ -52,7 +35,9 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "functions" / args.function))  # what Lambda does with /var/task
     handler = importlib.import_module(MODULES[args.function]).handler
     event = json.loads(args.event.read_text(encoding="utf-8"))
-    response = handler(event, LocalContext(function_name=f"{args.function}-local"))
+    from recsys.serving.local_context import LocalLambdaContext
+
+    response = handler(event, LocalLambdaContext(function_name=f"{args.function}-local"))
     if isinstance(response, dict) and "body" in response and isinstance(response["body"], str):
         response = {**response, "body": json.loads(response["body"])}
     print(json.dumps(response, indent=2))

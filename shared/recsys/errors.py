@@ -25,6 +25,20 @@ class InputDataError(RecsysError):
     status = 422
 
 
+class InvalidRequestError(RecsysError):
+    """A request that breaks the API's rules (k out of range, a malformed id, an unknown genre)."""
+
+    code = "invalid_request"
+    status = 422
+
+
+class TooLargeError(RecsysError):
+    """A request carrying more ids than the configured maximum."""
+
+    code = "too_large"
+    status = 413
+
+
 class ConfigError(RecsysError):
     """A settings file or `--set` override is invalid."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ import pytest
 from moto import mock_aws
 from recsys import artifacts as A
 from recsys.serving import runtime
+from recsys.serving.local_context import LocalLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -49,25 +49,11 @@ def model_variant(source: Path, folder: Path, version: str, ndcg: float | None =
     return target
 
 
-@dataclass
-class FakeLambdaContext:
-    """The attributes Powertools reads from the real context object."""
-
-    function_name: str = "RerankFunction"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:RerankFunction"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/RerankFunction"
-    log_stream_name: str = "2026/11/23/[$LATEST]abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def lambda_context() -> LocalLambdaContext:
+    return LocalLambdaContext(
+        function_name="RerankFunction", aws_request_id="52fdfc07-2182-154f-163f-5f0f9a621d72", remaining_millis=30_000
+    )
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import pytest
 from recsys.batch.job import BatchInputError
 from recsys.batch.lambda_entry import reset_clients
 from recsys.errors import ModelUnavailableError
+from recsys.serving.local_context import LocalLambdaContext
 
 from ..conftest import load_event
-from .conftest import FakeLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -79,7 +79,7 @@ CSV = b"user_id,k\n185,3\n10728,\nsomeone-new,2\n"
     ],
 )
 def test_each_input_format(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, name: str, body: bytes
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext, name: str, body: bytes
 ) -> None:
     result = batch_scoring_handler.handler(put_input(s3, f"input/{name}", body), lambda_context)
     summary = result["results"][0]
@@ -100,7 +100,7 @@ def test_each_input_format(
 
 
 def test_bad_rows_go_to_errors_and_good_rows_are_scored(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     body = (
         b'{"user_id": "185"}\n'
@@ -127,7 +127,7 @@ def test_bad_rows_go_to_errors_and_good_rows_are_scored(
 
 
 def test_a_redelivered_event_writes_nothing_new(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     event = put_input(s3, "input/users.jsonl", JSONL)
     batch_scoring_handler.handler(event, lambda_context)
@@ -144,7 +144,7 @@ def test_a_redelivered_event_writes_nothing_new(
 
 
 def test_a_newer_upload_of_the_same_key_is_scored_again(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
     newer = b'{"user_id": "185", "k": 4}\n'
@@ -154,7 +154,7 @@ def test_a_newer_upload_of_the_same_key_is_scored_again(
     assert frame.groupby("user_id").size().to_dict() == {"185": 4}  # nothing left of the first upload
 
 
-def test_url_encoded_keys_are_decoded(s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_url_encoded_keys_are_decoded(s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext) -> None:
     key = "input/weekly users(2026-11).jsonl"
     event = put_input(s3, key, JSONL)
     event["Records"][0]["s3"]["object"]["key"] = "input/weekly+users%282026-11%29.jsonl"  # as S3 sends it
@@ -164,7 +164,7 @@ def test_url_encoded_keys_are_decoded(s3: S3Client, published_demo: str, lambda_
 
 
 def test_s3_test_event_and_foreign_keys_are_skipped(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     assert batch_scoring_handler.handler(load_event("batch_s3_test_event.json"), lambda_context) == {
         "skipped": "s3:TestEvent"
@@ -182,7 +182,7 @@ def test_s3_test_event_and_foreign_keys_are_skipped(
     ],
 )
 def test_an_unreadable_file_fails_loudly_with_an_errors_file(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, name: str, body: bytes, reason: str
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext, name: str, body: bytes, reason: str
 ) -> None:
     with pytest.raises(BatchInputError, match=reason):
         batch_scoring_handler.handler(put_input(s3, f"input/{name}", body), lambda_context)
@@ -192,7 +192,7 @@ def test_an_unreadable_file_fails_loudly_with_an_errors_file(
 
 
 def test_no_model_fails_without_partial_output(
-    s3: S3Client, serving_env: None, lambda_context: FakeLambdaContext
+    s3: S3Client, serving_env: None, lambda_context: LocalLambdaContext
 ) -> None:
     with pytest.raises(ModelUnavailableError):
         batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
@@ -200,7 +200,7 @@ def test_no_model_fails_without_partial_output(
 
 
 def test_distributed_map_event_shapes_match_a_single_run(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     users = [{"user_id": u} for u in ("185", "10728", "new-1", "new-2", "3546", "bad id!", "new-3")]
     body = "\n".join(json.dumps(u) for u in users).encode() + b"\n"
@@ -227,7 +227,7 @@ def test_distributed_map_event_shapes_match_a_single_run(
 
 
 def test_large_uploads_start_the_state_machine_once(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     arn = sfn.create_state_machine(
@@ -253,7 +253,7 @@ def test_large_uploads_start_the_state_machine_once(
 
 
 def test_personalize_output_format(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BATCH_OUTPUT_FORMAT", "personalize")
     batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
@@ -266,7 +266,7 @@ def test_personalize_output_format(
 
 
 def test_nothing_is_ever_written_under_input(
-    s3: S3Client, published_demo: str, lambda_context: FakeLambdaContext
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BATCH)["Contents"]]

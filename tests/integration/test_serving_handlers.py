@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import rerank_handler
 from recsys.loaded import LoadedModel
+from recsys.serving.local_context import LocalLambdaContext
 from recsys.serving.runtime import get_provider
 from recsys.serving.telemetry import logger
 
 from ..conftest import load_event
-from .conftest import FakeLambdaContext
 
 SOURCES = {"als", "covisit", "popularity"}
 
 
-def call(handler: Any, event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, dict[str, Any]]:
+def call(handler: Any, event: dict[str, Any], context: LocalLambdaContext) -> tuple[int, dict[str, Any]]:
     """Invoke a handler; returns (status, JSON body) for HTTP events and (200 or status, body) for direct ones."""
     response = handler(event, context)
     if "statusCode" in response:
@@ -66,7 +66,7 @@ def model() -> LoadedModel:
 
 @pytest.mark.parametrize("event_name", ["rerank_http_api_recommendations.json", "rerank_rest_api_recommendations.json"])
 def test_recommendations_over_both_api_gateway_payloads(
-    published_demo: str, lambda_context: FakeLambdaContext, event_name: str
+    published_demo: str, lambda_context: LocalLambdaContext, event_name: str
 ) -> None:
     status, body = call(rerank_handler.handler, load_event(event_name), lambda_context)
     assert status == 200
@@ -80,7 +80,7 @@ def test_recommendations_over_both_api_gateway_payloads(
     assert not seen & {i["item_id"] for i in body["items"]}
 
 
-def test_direct_invoke_returns_the_same_body_as_http(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_direct_invoke_returns_the_same_body_as_http(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     _, http_body = call(rerank_handler.handler, load_event("rerank_http_api_recommendations.json"), lambda_context)
     status, direct_body = call(rerank_handler.handler, load_event("rerank_direct.json"), lambda_context)
     assert status == 200
@@ -88,7 +88,7 @@ def test_direct_invoke_returns_the_same_body_as_http(published_demo: str, lambda
 
 
 def test_unknown_user_gets_the_labelled_popularity_fallback(
-    published_demo: str, lambda_context: FakeLambdaContext
+    published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     event = with_user(load_event("rerank_http_api_recommendations.json"), "new-user-0001")
     status, body = call(rerank_handler.handler, event, lambda_context)
@@ -98,7 +98,7 @@ def test_unknown_user_gets_the_labelled_popularity_fallback(
     assert {i["reason"] for i in body["items"]} == {"popularity"}
 
 
-def test_filters_apply_before_top_k(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_filters_apply_before_top_k(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     base = load_event("rerank_http_api_recommendations.json")
     _, plain = call(rerank_handler.handler, base, lambda_context)
     excluded = [i["item_id"] for i in plain["items"][:3]]
@@ -121,7 +121,7 @@ def test_filters_apply_before_top_k(published_demo: str, lambda_context: FakeLam
 
 
 def test_rerank_collapses_duplicates_and_puts_unknown_items_last(
-    published_demo: str, lambda_context: FakeLambdaContext
+    published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     status, body = call(rerank_handler.handler, load_event("rerank_http_api_rerank.json"), lambda_context)
     assert status == 200
@@ -139,7 +139,7 @@ def test_rerank_collapses_duplicates_and_puts_unknown_items_last(
     "event_name", ["candidates_http_api.json", "candidates_rest_api.json", "candidates_direct.json"]
 )
 def test_candidates_keep_every_source_score(
-    published_demo: str, lambda_context: FakeLambdaContext, event_name: str
+    published_demo: str, lambda_context: LocalLambdaContext, event_name: str
 ) -> None:
     status, body = call(candidates_handler.handler, load_event(event_name), lambda_context)
     assert status == 200
@@ -150,7 +150,7 @@ def test_candidates_keep_every_source_score(
         assert item["reason"] in ranked_by
 
 
-def test_candidates_for_a_new_user_use_recent_items(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_candidates_for_a_new_user_use_recent_items(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     event = with_body(
         load_event("candidates_http_api.json"), {"user_id": "brand-new", "k": 50, "recent_items": ["1300854"]}
     )
@@ -159,7 +159,7 @@ def test_candidates_for_a_new_user_use_recent_items(published_demo: str, lambda_
     assert "covisit" in {i["reason"] for i in body["items"]}
 
 
-def test_similar_items(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_similar_items(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     status, body = call(candidates_handler.handler, load_event("candidates_http_api_similar.json"), lambda_context)
     assert status == 200
     assert len(body["items"]) == 10
@@ -171,7 +171,7 @@ def test_similar_items(published_demo: str, lambda_context: FakeLambdaContext) -
     assert body["error"]["code"] == "not_found"
 
 
-def test_health_and_model(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_health_and_model(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     event = load_event("rerank_http_api_recommendations.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/model"
     status, body = call(rerank_handler.handler, event, lambda_context)
@@ -195,7 +195,7 @@ def test_health_and_model(published_demo: str, lambda_context: FakeLambdaContext
     ],
 )
 def test_bad_queries_get_4xx_json(
-    published_demo: str, lambda_context: FakeLambdaContext, query: dict[str, str], status: int, fragment: str
+    published_demo: str, lambda_context: LocalLambdaContext, query: dict[str, str], status: int, fragment: str
 ) -> None:
     event = with_query(load_event("rerank_http_api_recommendations.json"), **query)
     got_status, body = call(rerank_handler.handler, event, lambda_context)
@@ -217,7 +217,7 @@ def test_bad_queries_get_4xx_json(
     ],
 )
 def test_bad_bodies_get_4xx_json(
-    published_demo: str, lambda_context: FakeLambdaContext, body: Any, status: int
+    published_demo: str, lambda_context: LocalLambdaContext, body: Any, status: int
 ) -> None:
     event = load_event("rerank_http_api_rerank.json")
     event["body"] = body if isinstance(body, str) else json.dumps(body)
@@ -226,7 +226,7 @@ def test_bad_bodies_get_4xx_json(
     assert answer["error"]["code"] in {"invalid_request", "too_large"}
 
 
-def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     status, body = call(rerank_handler.handler, {"user_id": "185", "k": 0}, lambda_context)
     assert status == 422
     assert "k must be between" in body["error"]["message"]
@@ -238,7 +238,7 @@ def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context
     assert "user_id" in body["error"]["message"]
 
 
-def test_unknown_route_is_a_json_404(published_demo: str, lambda_context: FakeLambdaContext) -> None:
+def test_unknown_route_is_a_json_404(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     event = load_event("rerank_http_api_recommendations.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/nope"
     status, body = call(rerank_handler.handler, event, lambda_context)
@@ -247,7 +247,7 @@ def test_unknown_route_is_a_json_404(published_demo: str, lambda_context: FakeLa
 
 
 def test_no_model_answers_503_and_health_still_answers(
-    s3: Any, serving_env: None, lambda_context: FakeLambdaContext
+    s3: Any, serving_env: None, lambda_context: LocalLambdaContext
 ) -> None:
     status, body = call(rerank_handler.handler, load_event("rerank_http_api_recommendations.json"), lambda_context)
     assert status == 503
@@ -261,7 +261,7 @@ def test_no_model_answers_503_and_health_still_answers(
 
 
 def test_logs_and_metrics(
-    published_demo: str, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+    published_demo: str, lambda_context: LocalLambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log_stream = io.StringIO()
     handler = logger.registered_handler

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from aws_lambda_powertools.metrics import MetricUnit
 
 from recsys import artifacts as A
-from recsys.errors import NotFoundError, RecsysError
+from recsys.errors import InvalidRequestError, NotFoundError, TooLargeError
 from recsys.loaded import LoadedModel
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import ReciprocalRankFusion
@@ -28,16 +28,6 @@ from recsys.store.provider import ModelProvider
 ID_PATTERN = re.compile(r"^[\w.:@+=|#~-]+$")
 FALLBACK = "popularity"
 _FUSION = ReciprocalRankFusion()
-
-
-class InvalidRequestError(RecsysError):
-    code = "invalid_request"
-    status = 422
-
-
-class TooLargeError(RecsysError):
-    code = "too_large"
-    status = 413
 
 
 class RecommendationService:
