@@ -57,14 +57,12 @@ REMOVE = [
 SCIPY_KEEP = {"sparse", "_lib", "_external"}
 SCIPY_SPARSE_DROP = ("linalg", "csgraph")
 
-NOTES_ON_WHAT_BREAKS = """
-Not pruned, because loading needs them (readelf -d shows who links to what):
-- libarrow_substrait, libarrow_dataset, libarrow_acero, libarrow_compute, libparquet: pyarrow.lib
-  itself lists them as NEEDED, so `import pyarrow` fails without any one of them;
-- numpy.libs (numpy's OpenBLAS): numpy's core links to it;
-- numpy.f2py and numpy.testing: scipy's array-API shim runs `from numpy import *`, which reaches them;
-- vendored *.libs are never stripped: auditwheel renamed and patched them.
-"""
+# Not pruned, because loading needs them (readelf -d shows who links to what):
+# - libarrow_substrait, libarrow_dataset, libarrow_acero, libarrow_compute, libparquet: pyarrow.lib
+#   itself lists them as NEEDED, so `import pyarrow` fails without any one of them;
+# - numpy.libs (numpy's OpenBLAS): numpy's core links to it;
+# - numpy.f2py and numpy.testing: scipy's array-API shim runs `from numpy import *`, which reaches them;
+# - vendored *.libs are never stripped: auditwheel renamed and patched them.
 
 
 def size_of(path: Path) -> int:

@@ -14,7 +14,3 @@ ITEM_IDX: Final = "item_idx"
 RANK: Final = "rank"
 SCORE: Final = "score"
 REASON: Final = "reason"
-K: Final = "k"
-
-#: Columns of every scored-output table (local `recsys score` and S3 batch scoring).
-SCORED_COLUMNS: Final = (USER_ID, RANK, ITEM_ID, SCORE, REASON)

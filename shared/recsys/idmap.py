@@ -39,9 +39,6 @@ class IdMap:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __contains__(self, external_id: object) -> bool:
-        return external_id in self._index
-
     def get(self, external_id: str) -> int:
         return self._index.get(external_id, UNKNOWN)
 

@@ -236,6 +236,14 @@ def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context
     status, body = call(candidates_handler.handler, {"action": "candidates"}, lambda_context)
     assert status == 422
     assert "user_id" in body["error"]["message"]
+    status, body = call(
+        candidates_handler.handler, {"action": "similar", "item_id": "1300854", "k": "many"}, lambda_context
+    )
+    assert status == 422
+    assert body["error"]["message"].startswith("k:")
+    status, body = call(rerank_handler.handler, {"user_id": "185", "exclude_seen": "perhaps"}, lambda_context)
+    assert status == 422
+    assert "exclude_seen" in body["error"]["message"]
 
 
 def test_unknown_route_is_a_json_404(published_demo: str, lambda_context: LocalLambdaContext) -> None:

@@ -37,6 +37,21 @@ class CandidatesBody(BaseModel):
     exclude: list[str] = Field(default_factory=list)
 
 
+class RecommendBody(CandidatesBody):
+    """A direct-invoke recommend event: the query parameters of GET /recommendations as JSON."""
+
+    exclude_seen: bool = True
+    genre: str | None = None
+
+
+class SimilarBody(BaseModel):
+    """A direct-invoke similar-items event."""
+
+    model_config = ConfigDict(extra="forbid")
+    item_id: str = Field(min_length=1)
+    k: int | None = None
+
+
 class RerankBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: str = Field(min_length=1)

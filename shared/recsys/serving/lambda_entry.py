@@ -19,7 +19,7 @@ from mangum import Mangum
 from pydantic import ValidationError
 
 from recsys.errors import RecsysError
-from recsys.serving.http import CandidatesBody, RerankBody, create_app, error_body, service
+from recsys.serving.http import CandidatesBody, RecommendBody, RerankBody, SimilarBody, create_app, error_body, service
 from recsys.serving.telemetry import logger, metrics, tracer
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -43,26 +43,19 @@ def direct_invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
                 **error_body("invalid_request", f"action must be one of {', '.join(ACTIONS[function])}"),
                 "status": 422,
             }
+        fields = {k: v for k, v in event.items() if k != "action"}
         if action == "recommend":
-            body = CandidatesBody.model_validate(
-                {k: v for k, v in event.items() if k in ("user_id", "k", "exclude", "recent_items")}
-            )
-            return svc.recommend(
-                body.user_id,
-                body.k,
-                bool(event.get("exclude_seen", True)),
-                body.exclude,
-                event.get("genre"),
-                body.recent_items,
-            )
+            body = RecommendBody.model_validate(fields)
+            return svc.recommend(body.user_id, body.k, body.exclude_seen, body.exclude, body.genre, body.recent_items)
         if action == "candidates":
-            body = CandidatesBody.model_validate({k: v for k, v in event.items() if k != "action"})
-            return svc.candidates(body.user_id, body.k, body.recent_items, body.exclude)
+            candidates = CandidatesBody.model_validate(fields)
+            return svc.candidates(candidates.user_id, candidates.k, candidates.recent_items, candidates.exclude)
         if action == "rerank":
-            rerank = RerankBody.model_validate({k: v for k, v in event.items() if k != "action"})
+            rerank = RerankBody.model_validate(fields)
             return svc.rerank(rerank.user_id, rerank.item_ids, rerank.k)
         if action == "similar":
-            return svc.similar(str(event.get("item_id", "")), event.get("k"))
+            similar = SimilarBody.model_validate(fields)
+            return svc.similar(similar.item_id, similar.k)
         if action == "model":
             return svc.model_info()
         return svc.health()

@@ -14,7 +14,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from recsys import artifacts as A
 from recsys.errors import ModelIntegrityError, NotFoundError
@@ -129,6 +129,3 @@ class S3ModelStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-
-    def describe(self) -> dict[str, Any]:
-        return {"bucket": self.bucket, "prefix": self.prefix}
