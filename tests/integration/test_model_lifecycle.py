@@ -112,15 +112,21 @@ def test_rollback_and_versions(
     assert "version v9-missing not found" in capsys.readouterr().err
 
 
-def test_refresh_picks_up_a_new_version_after_the_interval(
-    s3: S3Client, tmp_path: Path, variants: dict[str, Path]
-) -> None:
+def serving_a_then_publish_b(tmp_path: Path, variants: dict[str, Path]) -> tuple[S3ModelStore, Clock, ModelProvider]:
+    """A container serving v1-a, after which v2-b is published and made live."""
     store = S3ModelStore(BUCKET, "recsys")
     publish(variants["a"], store)
     clock = Clock()
     serving = provider(tmp_path, clock)
     assert serving.get().version == "v1-a"
     publish(variants["b"], store)
+    return store, clock, serving
+
+
+def test_refresh_picks_up_a_new_version_after_the_interval(
+    s3: S3Client, tmp_path: Path, variants: dict[str, Path]
+) -> None:
+    _, clock, serving = serving_a_then_publish_b(tmp_path, variants)
     clock.now = 30.0
     assert serving.get().version == "v1-a"  # not due yet: no S3 call at all
     clock.now = 61.0
@@ -148,12 +154,7 @@ def test_background_refresh_swaps_without_blocking(s3: S3Client, tmp_path: Path,
 def test_a_damaged_new_version_leaves_the_old_one_serving(
     s3: S3Client, tmp_path: Path, variants: dict[str, Path], damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = S3ModelStore(BUCKET, "recsys")
-    publish(variants["a"], store)
-    clock = Clock()
-    serving = provider(tmp_path, clock)
-    assert serving.get().version == "v1-a"
-    publish(variants["b"], store)
+    store, clock, serving = serving_a_then_publish_b(tmp_path, variants)
     key = store.key("v2-b", A.ALS_ITEM_FACTORS)
     if damage == "corrupt":
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"not the factors")
