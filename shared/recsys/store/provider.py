@@ -20,7 +20,7 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recsys import artifacts as A
-from recsys.errors import ModelUnavailableError, RecsysError
+from recsys.errors import ModelIntegrityError, ModelUnavailableError, RecsysError
 from recsys.loaded import LoadedModel
 from recsys.store.s3 import S3ModelStore
 
@@ -55,6 +55,7 @@ class S3Source:
         return self.store.current_version()
 
     def fetch(self, version: str) -> tuple[Path, bool]:
+        """Download what /tmp lacks; every file ends up checked against its sha256 exactly once."""
         manifest = self.store.manifest(version)
         manifest.check_complete()
         folder = self.cache_dir / version
@@ -65,8 +66,10 @@ class S3Source:
                 continue
             self.store.download_file(version, entry.name, path)
             self.stats.downloaded += 1
+            if path.stat().st_size != entry.size or A.sha256_of(path) != entry.sha256:
+                path.unlink()
+                raise ModelIntegrityError(f"model {version}: {entry.name} fails its sha256 check")
         (folder / A.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-        A.verify_files(folder, manifest)
         return folder, True
 
     def prune(self, keep: set[str]) -> None:
