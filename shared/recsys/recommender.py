@@ -88,8 +88,8 @@ class Recommender:
         excluded = self.model.seen.take_rows(request.users) if request.exclude_seen else Ragged.empty(len(batch))
         if request.exclude is not None:
             excluded = excluded.concat(request.exclude)
-        min_pop = int(request.k.max()) if len(request.k) else 0
-        return batch, self.generator.generate(self.model, batch, excluded, request.allowed, min_popularity=min_pop)
+        min_backfill = int(request.k.max()) if len(request.k) else 0
+        return batch, self.generator.generate(self.model, batch, excluded, request.allowed, min_backfill=min_backfill)
 
     def rank(
         self,

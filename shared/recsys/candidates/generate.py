@@ -71,7 +71,7 @@ class CandidateGenerator:
         batch: UserBatch,
         excluded: Ragged,
         allowed: npt.NDArray[np.bool_] | None = None,
-        min_popularity: int = 0,
+        min_backfill: int = 0,
         scored: list[SourceScores] | None = None,
     ) -> Candidates:
         """Each source's top-N without excluded items, merged; every pair keeps every source's score and rank."""
@@ -81,9 +81,8 @@ class CandidateGenerator:
         picked: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
         for source, scores in zip(self.sources, scored, strict=True):
             count = self.counts[source.name]
-            if isinstance(source, PopularitySource):
-                # popularity backfills: with filters, the answer still has k items when it can
-                count = max(count, min_popularity)
+            if source.backfill:
+                count = max(count, min_backfill)
             picked.append(scores.top(exclusions, count))
 
         keys = np.concatenate([rows * n_items + items for rows, items in picked])

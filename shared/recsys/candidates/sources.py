@@ -52,6 +52,8 @@ class SourceScores(Protocol):
 
 class CandidateSource(Protocol):
     name: str
+    #: a backfill source proposes at least k items, so filters never leave a list short when it can be filled
+    backfill: bool
 
     def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores: ...
 
@@ -142,6 +144,7 @@ class AlsSource:
     """Dot product of ALS user and item factors; no opinion for users without history."""
 
     name = "als"
+    backfill = False
 
     def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
         users = batch.users
@@ -158,6 +161,7 @@ class CoVisitationSource:
     """Sum of the co-visitation scores of each seed's neighbours, recent seeds weighted more."""
 
     name = "covisit"
+    backfill = False
 
     def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
         seeds = batch.seeds
@@ -178,6 +182,7 @@ class PopularitySource:
     """Time-decayed popularity: the same list for everyone, and the cold-start fallback."""
 
     name = "popularity"
+    backfill = True
 
     def __init__(self) -> None:
         self._order: tuple[int, I64] | None = None  # (id of the popularity array, its best-first order)
