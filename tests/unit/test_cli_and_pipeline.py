@@ -88,7 +88,10 @@ def test_rerun_of_one_step_reuses_the_run_directory(
         (["train", "--interactions", "x.csv", "--out", "m", "--steps", "bogus"], "unknown step(s) bogus"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_exits_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative paths in argv must never land in the repository
     with pytest.raises(SystemExit) as exited:
         raise SystemExit(main(argv))
     assert exited.value.code == 2
