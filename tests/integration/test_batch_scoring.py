@@ -14,7 +14,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from recsys.batch.job import BatchInputError
-from recsys.batch.lambda_entry import reset_clients
 from recsys.errors import ModelUnavailableError
 from recsys.serving.local_context import LocalLambdaContext
 
@@ -28,7 +27,6 @@ BATCH = "recsys-batch-123456789012"
 
 @pytest.fixture(autouse=True)
 def _batch_bucket(s3: S3Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    reset_clients()
     s3.create_bucket(Bucket=BATCH)
     monkeypatch.setenv("BATCH_WORK_DIR", str(tmp_path / "batch-work"))
 

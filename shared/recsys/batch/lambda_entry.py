@@ -4,47 +4,29 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from recsys import aws
 from recsys.batch.events import InputObject, is_test_event, s3_objects
 from recsys.batch.job import BatchJob
 from recsys.serving.lambda_entry import Handler
 from recsys.serving.runtime import get_provider, get_settings
 from recsys.serving.telemetry import logger, metrics, tracer
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_stepfunctions import SFNClient
-
-_clients: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    """One boto3 client per service per container, created on first use."""
-    if service not in _clients:
-        import boto3
-
-        _clients[service] = boto3.client(service)  # type: ignore[call-overload]
-    return _clients[service]
-
-
-def reset_clients() -> None:
-    _clients.clear()
-
 
 def _job() -> BatchJob:
     # the model first: with none, the invocation fails before anything is written
     model = get_provider().get()
-    return BatchJob(model, get_settings(), cast("S3Client", _client("s3")))
+    return BatchJob(model, get_settings(), aws.s3())
 
 
 def _dispatch(source: InputObject) -> dict[str, Any]:
     settings = get_settings()
     if source.size > settings.batch_inline_max_bytes and settings.batch_state_machine_arn:
-        sfn = cast("SFNClient", _client("stepfunctions"))
+        sfn = aws.stepfunctions()
         name = f"{source.stem[:40]}-{source.etag[:16]}".replace(".", "-")
         try:
             execution = sfn.start_execution(

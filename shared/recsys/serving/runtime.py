@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from recsys import aws
 from recsys.serving.settings import ServingSettings
 from recsys.store.provider import LocalSource, ModelProvider, ModelSource, S3Source
 from recsys.store.s3 import S3ModelStore
@@ -32,6 +33,7 @@ def get_provider() -> ModelProvider:
 
 
 def reset() -> None:
-    """Forget the settings and the loaded model (a new container, as far as the code can tell)."""
+    """Forget the settings, the loaded model and the AWS clients (a new container, as far as code can tell)."""
     get_provider.cache_clear()
     get_settings.cache_clear()
+    aws.reset()

@@ -3,8 +3,8 @@
     <prefix>/models/<version>/<file>       a version's files, manifest.json uploaded last
     <prefix>/models/CURRENT                 {"version": ...}: the live version, written last
 
-The boto3 client is created on first use, so importing this module costs nothing and tests
-can start moto first; boto3 itself honours AWS_ENDPOINT_URL (a moto server on 127.0.0.1).
+The boto3 client is the container's shared one (`recsys.aws`), created on first use; pass
+another to talk to a different endpoint or account.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recsys import artifacts as A
+from recsys import aws
 from recsys.errors import ModelIntegrityError, NotFoundError
 
 if TYPE_CHECKING:
@@ -36,9 +37,7 @@ class S3ModelStore:
     @property
     def client(self) -> S3Client:
         if self._client is None:
-            import boto3  # deferred: a cold start that never touches S3 never pays for it
-
-            self._client = boto3.client("s3")
+            self._client = aws.s3()
         return self._client
 
     # -- keys ---------------------------------------------------------------------------------
