@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,13 @@ import pyarrow.parquet as pq
 from recsys.errors import ModelIntegrityError
 
 UNKNOWN = -1
+#: What an external id may look like when it arrives in a request or a batch file.
+ID_PATTERN = re.compile(r"^[\w.:@+=|#~-]+$")
+ID_CHARACTERS = "letters, digits and ._:@+=|#~-"
+
+
+def is_valid_id(value: str, max_length: int) -> bool:
+    return 0 < len(value) <= max_length and ID_PATTERN.match(value) is not None
 
 
 @dataclass(frozen=True)

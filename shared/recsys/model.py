@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,13 @@ class ModelArrays:
     user_tags: F32
     item_tags: F32
     tag_names: tuple[str, ...]
+
+    @cached_property
+    def als_item_unit(self) -> F32:
+        """Item factors scaled to unit length, for cosine similarity (computed once per model)."""
+        norms = np.linalg.norm(self.als_item, axis=1, keepdims=True) + 1e-9
+        unit: F32 = (self.als_item / norms).astype(np.float32)
+        return unit
 
     @property
     def n_users(self) -> int:

@@ -25,6 +25,10 @@ class Ragged:
         values = np.fromiter((v for x in lists for v in x), dtype=np.int32, count=int(indptr[-1]))
         return cls(indptr, values)
 
+    @classmethod
+    def one_row(cls, values: npt.NDArray[np.integer]) -> Ragged:
+        return cls(np.asarray([0, len(values)], dtype=np.int64), np.asarray(values, dtype=np.int32))
+
     @property
     def rows(self) -> int:
         return len(self.indptr) - 1

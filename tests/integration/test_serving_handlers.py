@@ -64,6 +64,12 @@ def model() -> LoadedModel:
     return get_provider().get()
 
 
+def seen_ids(user_id: str) -> set[str]:
+    """The items the served model says this user has already interacted with."""
+    arrays = model().arrays
+    return set(arrays.items.to_ids(arrays.seen.take_rows(np.array([arrays.users.get(user_id)])).values))
+
+
 @pytest.mark.parametrize("event_name", ["rerank_http_api_recommendations.json", "rerank_rest_api_recommendations.json"])
 def test_recommendations_over_both_api_gateway_payloads(
     published_demo: str, lambda_context: LocalLambdaContext, event_name: str
@@ -73,11 +79,7 @@ def test_recommendations_over_both_api_gateway_payloads(
     assert_ranked(body, 10, published_demo)
     assert body["fallback"] is None
     assert {i["reason"] for i in body["items"]} <= SOURCES
-    loaded = model()
-    seen = set(
-        loaded.arrays.items.to_ids(loaded.arrays.seen.take_rows(np.array([loaded.arrays.users.get("185")])).values)
-    )
-    assert not seen & {i["item_id"] for i in body["items"]}
+    assert not seen_ids("185") & {i["item_id"] for i in body["items"]}
 
 
 def test_direct_invoke_returns_the_same_body_as_http(published_demo: str, lambda_context: LocalLambdaContext) -> None:
@@ -114,10 +116,7 @@ def test_filters_apply_before_top_k(published_demo: str, lambda_context: LocalLa
     assert (loaded.arrays.item_tags[indices, column] == 1).all()
 
     _, with_seen = call(rerank_handler.handler, with_query(base, k="100", exclude_seen="false"), lambda_context)
-    seen = set(
-        loaded.arrays.items.to_ids(loaded.arrays.seen.take_rows(np.array([loaded.arrays.users.get("185")])).values)
-    )
-    assert seen & {i["item_id"] for i in with_seen["items"]}
+    assert seen_ids("185") & {i["item_id"] for i in with_seen["items"]}
 
 
 def test_rerank_collapses_duplicates_and_puts_unknown_items_last(

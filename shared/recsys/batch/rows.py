@@ -10,7 +10,6 @@ import csv
 import gzip
 import io
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recsys.errors import InputDataError
-
-ID_PATTERN = re.compile(r"^[\w.:@+=|#~-]+$")
+from recsys.idmap import ID_CHARACTERS, is_valid_id
 
 
 @dataclass
@@ -48,8 +46,8 @@ def _check(value: Any, k_value: Any, rules: RowRules) -> tuple[str, int] | str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return f"user_id must be a string or an integer, got {type(value).__name__}"
     user_id = str(value).strip()
-    if not user_id or len(user_id) > rules.max_id_length or not ID_PATTERN.match(user_id):
-        return f"bad user_id {user_id[:40]!r}: 1-{rules.max_id_length} letters, digits or ._:@+=|#~-"
+    if not is_valid_id(user_id, rules.max_id_length):
+        return f"bad user_id {user_id[:40]!r}: 1-{rules.max_id_length} {ID_CHARACTERS}"
     if k_value is None or k_value == "" or (isinstance(k_value, float) and k_value != k_value):
         return user_id, rules.default_k
     try:

@@ -5,7 +5,7 @@ Errors have one JSON shape, {"error": {"code", "message"}}, mapped here and only
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Path, Query, Request
@@ -67,8 +67,9 @@ def service() -> RecommendationService:
     return RecommendationService(get_provider(), get_settings())
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    first = exc.errors()[0]
+def validation_message(errors: Sequence[Any]) -> str:
+    """The first validation error as `field: what is wrong` (FastAPI's and pydantic's errors alike)."""
+    first = errors[0]
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
     return f"{where or 'request'}: {first.get('msg', 'invalid')}"
 
@@ -93,7 +94,7 @@ def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("invalid_request", _validation_message(exc)), status_code=422)
+        return JSONResponse(error_body("invalid_request", validation_message(exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -19,11 +19,20 @@ from mangum import Mangum
 from pydantic import ValidationError
 
 from recsys.errors import RecsysError
-from recsys.serving.http import CandidatesBody, RecommendBody, RerankBody, SimilarBody, create_app, error_body, service
+from recsys.serving.http import (
+    CandidatesBody,
+    RecommendBody,
+    RerankBody,
+    SimilarBody,
+    create_app,
+    error_body,
+    service,
+    validation_message,
+)
 from recsys.serving.telemetry import logger, metrics, tracer
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-DEFAULT_ACTION = {"rerank": "recommend", "candidates": "candidates"}
+#: What each function answers on a direct invoke; the first is the default when "action" is absent.
 ACTIONS = {
     "rerank": ("recommend", "rerank", "model", "health"),
     "candidates": ("candidates", "similar", "model", "health"),
@@ -34,8 +43,12 @@ def is_http_event(event: dict[str, Any]) -> bool:
     return "requestContext" in event and ("routeKey" in event or "httpMethod" in event)
 
 
+def action_of(function: str, event: dict[str, Any]) -> str:
+    return str(event.get("action", ACTIONS[function][0]))
+
+
 def direct_invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
-    action = event.get("action", DEFAULT_ACTION[function])
+    action = action_of(function, event)
     svc = service()
     try:
         if action not in ACTIONS[function]:
@@ -60,9 +73,7 @@ def direct_invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
             return svc.model_info()
         return svc.health()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "event"
-        return {**error_body("invalid_request", f"{where}: {first['msg']}"), "status": 422}
+        return {**error_body("invalid_request", validation_message(exc.errors())), "status": 422}
     except RecsysError as exc:
         return {**error_body(exc.code, exc.message), "status": exc.status}
 
@@ -81,7 +92,7 @@ def make_handler(function: str) -> Handler:
             status = int(response.get("statusCode", 500))
         else:
             response = direct_invoke(function, event)
-            route = f"direct:{event.get('action', DEFAULT_ACTION[function])}"
+            route = f"direct:{action_of(function, event)}"
             status = int(response.get("status", 200)) if "error" in response else 200
         # one line per request: where it went and how it ended, never the bodies
         logger.info("request handled", extra={"route": route, "status": status})

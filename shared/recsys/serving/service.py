@@ -6,9 +6,9 @@ vectorised two stages on one row, and a few list conversions.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from recsys import artifacts as A
 from recsys.errors import InvalidRequestError, NotFoundError, TooLargeError
+from recsys.idmap import ID_CHARACTERS, is_valid_id
 from recsys.loaded import LoadedModel
+from recsys.metrics import SYSTEMS
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import ReciprocalRankFusion
 from recsys.recommender import Ranked, Request
@@ -25,7 +27,6 @@ from recsys.serving.settings import ServingSettings
 from recsys.serving.telemetry import metrics, tracer
 from recsys.store.provider import ModelProvider
 
-ID_PATTERN = re.compile(r"^[\w.:@+=|#~-]+$")
 FALLBACK = "popularity"
 _FUSION = ReciprocalRankFusion()
 
@@ -37,10 +38,8 @@ class RecommendationService:
 
     # -- validation ---------------------------------------------------------------------------
     def check_id(self, value: str, field: str) -> str:
-        if not value or len(value) > self.settings.max_id_length or not ID_PATTERN.match(value):
-            raise InvalidRequestError(
-                f"{field} must be 1-{self.settings.max_id_length} characters of letters, digits and ._:@+=|#~-"
-            )
+        if not is_valid_id(value, self.settings.max_id_length):
+            raise InvalidRequestError(f"{field} must be 1-{self.settings.max_id_length} characters of {ID_CHARACTERS}")
         return value
 
     def check_k(self, k: int | None) -> int:
@@ -56,17 +55,36 @@ class RecommendationService:
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod
-    def _known_items(model: LoadedModel, item_ids: Sequence[str]) -> npt.NDArray[np.int32]:
+    def _known_items(model: LoadedModel, item_ids: Sequence[str]) -> Ragged:
+        """One row of the ids the model knows (others cannot be seeds or be excluded: they are never candidates)."""
         indices = model.arrays.items.lookup(item_ids)
-        return indices[indices >= 0]
+        return Ragged.one_row(indices[indices >= 0])
 
-    def _allowed(self, model: LoadedModel, genre: str | None) -> npt.NDArray[np.bool_] | None:
-        if genre is None:
-            return None
+    def _user_request(
+        self, user_id: str, k: int | None, exclude: Sequence[str], recent_items: Sequence[str], **options: Any
+    ) -> tuple[LoadedModel, int, Request]:
+        """Validate a one-user request and turn it into internal indices for the current model."""
+        self.check_id(user_id, "user_id")
+        checked_k = self.check_k(k)
+        exclude = self.check_ids(exclude, "exclude", self.settings.max_item_ids)
+        recent_items = self.check_ids(recent_items, "recent_items", self.settings.max_recent_items)
+        model = self.provider.get()
+        user = model.arrays.users.get(user_id)
+        request = Request(
+            users=np.asarray([user], dtype=np.int32),
+            k=np.asarray([checked_k], dtype=np.int64),
+            recent_items=self._known_items(model, recent_items),
+            exclude=self._known_items(model, exclude),
+            **options,
+        )
+        return model, user, request
+
+    @staticmethod
+    def _allowed(model: LoadedModel, genre: str) -> npt.NDArray[np.bool_]:
         column = f"genres={genre}"
         if column not in model.arrays.tag_names:
             known = sorted(n.split("=", 1)[1] for n in model.arrays.tag_names if n.startswith("genres="))
-            raise InvalidRequestError(f"unknown genre {genre!r}; known: {', '.join(known[:40]) or 'none'}")
+            raise InvalidRequestError(f"unknown genre {genre[:40]!r}; known: {', '.join(known[:40]) or 'none'}")
         mask: npt.NDArray[np.bool_] = model.arrays.item_tags[:, model.arrays.tag_names.index(column)] > 0
         return mask
 
@@ -99,22 +117,9 @@ class RecommendationService:
         recent_items: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Both stages for one user: candidates, filters, LightGBM, top-k."""
-        user_id = self.check_id(user_id, "user_id")
-        k = self.check_k(k)
-        exclude = self.check_ids(exclude, "exclude", self.settings.max_item_ids)
-        recent_items = self.check_ids(recent_items, "recent_items", self.settings.max_recent_items)
-        if genre is not None:
-            self.check_id(genre, "genre")
-        model = self.provider.get()
-        user = model.arrays.users.get(user_id)
-        request = Request(
-            users=np.asarray([user], dtype=np.int32),
-            k=np.asarray([k], dtype=np.int64),
-            exclude_seen=exclude_seen,
-            recent_items=Ragged.from_lists([self._known_items(model, recent_items).tolist()]),
-            exclude=Ragged.from_lists([self._known_items(model, exclude).tolist()]),
-            allowed=self._allowed(model, genre),
-        )
+        model, user, request = self._user_request(user_id, k, exclude, recent_items, exclude_seen=exclude_seen)
+        if genre is not None:  # an unknown (or malformed) genre is refused there, with the known ones listed
+            request = replace(request, allowed=self._allowed(model, genre))
         started = time.perf_counter()
         with tracer.provider.in_subsegment("## candidates"):
             batch, candidates = model.recommender.candidates(request)
@@ -136,18 +141,7 @@ class RecommendationService:
         self, user_id: str, k: int | None = None, recent_items: Sequence[str] = (), exclude: Sequence[str] = ()
     ) -> dict[str, Any]:
         """Stage 1 only: the merged candidate list in rank-fusion order, with every source's score and rank."""
-        user_id = self.check_id(user_id, "user_id")
-        k = self.check_k(k)
-        exclude = self.check_ids(exclude, "exclude", self.settings.max_item_ids)
-        recent_items = self.check_ids(recent_items, "recent_items", self.settings.max_recent_items)
-        model = self.provider.get()
-        user = model.arrays.users.get(user_id)
-        request = Request(
-            users=np.asarray([user], dtype=np.int32),
-            k=np.asarray([k], dtype=np.int64),
-            recent_items=Ragged.from_lists([self._known_items(model, recent_items).tolist()]),
-            exclude=Ragged.from_lists([self._known_items(model, exclude).tolist()]),
-        )
+        model, user, request = self._user_request(user_id, k, exclude, recent_items)
         started = time.perf_counter()
         batch, candidates = model.recommender.candidates(request)
         ranked = model.recommender.rank(batch, candidates, request.k, scorer=_FUSION)
@@ -211,9 +205,8 @@ class RecommendationService:
         link = arrays.covisit_scores[item]
         chosen = [(int(n), float(s), "covisit") for n, s in zip(neighbours, link, strict=True) if n >= 0][:k]
         if len(chosen) < k:
-            factors = arrays.als_item
-            norms = np.linalg.norm(factors, axis=1) + 1e-9
-            cosine = (factors @ factors[item]) / (norms * norms[item])
+            unit = arrays.als_item_unit
+            cosine = unit @ unit[item]
             cosine[item] = -np.inf
             cosine[[c[0] for c in chosen]] = -np.inf
             for n in np.argsort(-cosine)[: k - len(chosen)]:
@@ -241,10 +234,7 @@ class RecommendationService:
             "users": model.arrays.n_users,
             "items": model.arrays.n_items,
             "features": len(manifest.features),
-            "metrics": {
-                system: manifest.metrics.get(system, {}).get("all", {})
-                for system in ("popularity", "als", "stage1", "two_stage")
-            },
+            "metrics": {system: manifest.metrics.get(system, {}).get("all", {}) for system in SYSTEMS},
             "files": {name: manifest.file(name).size for name in (A.RANKER, A.ALS_ITEM_FACTORS)},
         }
 
