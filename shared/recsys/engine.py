@@ -13,14 +13,19 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.candidates.generate import CandidateGenerator, default_sources
+from recsys.config import CandidateSettings
 from recsys.model import ModelArrays
 from recsys.ranking.scorers import CandidateScorer
 from recsys.recommender import Ranked, Recommender
 
+#: Users scored together: big enough for numpy and LightGBM to run at full speed, small enough
+#: that the per-chunk score matrices (users x catalog) stay in the tens of MB.
+CHUNK_USERS = 1024
 
-def serving_config(candidate_counts: Mapping[str, int], recent_items: int) -> dict[str, Any]:
+
+def serving_config(candidates: CandidateSettings) -> dict[str, Any]:
     """The part of the training settings that serving needs; stored in the manifest."""
-    return {"candidates": dict(candidate_counts), "recent_items": int(recent_items)}
+    return {"candidates": candidates.model_dump(exclude={"recent_items"}), "recent_items": candidates.recent_items}
 
 
 def build_recommender(

@@ -9,10 +9,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from recsys import columns as C
+from recsys.engine import CHUNK_USERS
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
-
-CHUNK_USERS = 1024
 
 SCORED_SCHEMA = pa.schema(
     [

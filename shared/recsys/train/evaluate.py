@@ -16,16 +16,13 @@ import pandas as pd
 from recsys import artifacts as A
 from recsys import columns as C
 from recsys.config import TrainSettings
-from recsys.engine import build_recommender, chunks, serving_config, to_matrix
-from recsys.metrics import candidate_recall, ranking_metrics
+from recsys.engine import CHUNK_USERS, build_recommender, chunks, serving_config, to_matrix
+from recsys.metrics import SYSTEMS, candidate_recall, ranking_metrics
 from recsys.model import ModelArrays
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import CandidateScorer, LightGBMScorer, ReciprocalRankFusion, SourcePriority
 from recsys.recommender import Request
 from recsys.train.rundir import RunDir
-
-CHUNK = 1024
-SYSTEMS = ("popularity", "als", "stage1", "two_stage")
 
 
 def relevant_items(test: pd.DataFrame, users: npt.NDArray[np.int32], model: ModelArrays) -> Ragged:
@@ -52,7 +49,7 @@ def _scorers(run: RunDir) -> dict[str, tuple[CandidateScorer, tuple[str, ...]]]:
 
 def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, Any]:
     model = ModelArrays.load(*run.model_path("t2"))
-    config = serving_config(settings.candidates.model_dump(exclude={"recent_items"}), settings.candidates.recent_items)
+    config = serving_config(settings.candidates)
     test = run.read_parquet("split", "test.parquet")
     users = np.unique(test[C.USER_IDX].to_numpy(np.int32))
     relevant = relevant_items(test, users, model)
@@ -68,7 +65,7 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
         recommender = build_recommender(model, scorer, config, sources)
         matrices = []
         offset = 0
-        for chunk in chunks(users, CHUNK):
+        for chunk in chunks(users, CHUNK_USERS):
             request = Request(users=chunk, k=np.full(len(chunk), k_max, dtype=np.int64))
             batch, candidates = recommender.candidates(request)
             if name == "stage1":

@@ -19,7 +19,7 @@ from recsys.train.rundir import RunDir
 def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
     prepared = run.read_json("prepare", "prepare.json")
     metrics = run.read_json("evaluate", "metrics.json")
-    config = serving_config(settings.candidates.model_dump(exclude={"recent_items"}), settings.candidates.recent_items)
+    config = serving_config(settings.candidates)
 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

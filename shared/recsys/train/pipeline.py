@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from recsys import artifacts as A
 from recsys.config import TrainSettings
+from recsys.engine import CHUNK_USERS
 from recsys.errors import ConfigError, InputDataError
 from recsys.train.evaluate import run_evaluate
 from recsys.train.features import run_features
@@ -19,7 +20,7 @@ from recsys.train.prepare import run_prepare
 from recsys.train.rundir import CUTS, RunDir
 from recsys.train.split import run_split
 from recsys.train.stage1 import run_stage1
-from recsys.train.stage2 import CHUNK, run_stage2
+from recsys.train.stage2 import run_stage2
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Step:
 
 def _stage2_chunks(job: TrainJob) -> int:
     users = int(job.run.read_json("split", "split.json")["rank_train_users"])
-    return max(1, -(-users // CHUNK))
+    return max(1, -(-users // CHUNK_USERS))
 
 
 STEPS: tuple[Step, ...] = (

@@ -12,7 +12,7 @@ import pandas as pd
 from recsys import artifacts as A
 from recsys import columns as C
 from recsys.config import TrainSettings
-from recsys.engine import build_recommender, chunks, serving_config
+from recsys.engine import CHUNK_USERS, build_recommender, chunks, serving_config
 from recsys.errors import InputDataError
 from recsys.features.assemble import assemble, feature_names
 from recsys.model import ModelArrays
@@ -20,14 +20,12 @@ from recsys.ranking.scorers import ReciprocalRankFusion
 from recsys.recommender import Request, top_k_per_row
 from recsys.train.rundir import RunDir
 
-CHUNK = 1024
-
 
 def _labelled_candidates(
     run: RunDir, settings: TrainSettings, advance: Callable[[], object]
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], tuple[str, ...]]:
     model = ModelArrays.load(*run.model_path("t1"))
-    config = serving_config(settings.candidates.model_dump(exclude={"recent_items"}), settings.candidates.recent_items)
+    config = serving_config(settings.candidates)
     recommender = build_recommender(model, ReciprocalRankFusion(), config)
     window = run.read_parquet("split", "rank_train.parquet")
     label_keys = np.unique(window[C.USER_IDX].to_numpy(np.int64) * model.n_items + window[C.ITEM_IDX].to_numpy())
@@ -36,7 +34,7 @@ def _labelled_candidates(
     blocks: list[npt.NDArray[np.float32]] = []
     labels: list[npt.NDArray[np.float32]] = []
     groups: list[npt.NDArray[np.int64]] = []
-    for chunk in chunks(users, CHUNK):
+    for chunk in chunks(users, CHUNK_USERS):
         request = Request(users=chunk, k=np.full(len(chunk), cap, dtype=np.int64))
         batch, candidates = recommender.candidates(request)
         keep, _ = top_k_per_row(
