@@ -77,15 +77,20 @@ class Recommender:
         self.scorer = scorer
         self.recent_items = recent_items
 
-    def user_batch(self, users: npt.NDArray[np.int32], recent_items: Ragged | None = None) -> UserBatch:
-        seeds = self.model.seen.take_rows(users).last(self.recent_items)
+    def user_batch(
+        self, users: npt.NDArray[np.int32], recent_items: Ragged | None = None, history: Ragged | None = None
+    ) -> UserBatch:
+        """The users and their co-visitation seeds: the last `recent_items` of their history, plus any given."""
+        history = self.model.seen.take_rows(users) if history is None else history
+        seeds = history.last(self.recent_items)
         if recent_items is not None:
             seeds = seeds.concat(recent_items)
         return UserBatch(users=users, seeds=seeds)
 
     def candidates(self, request: Request) -> tuple[UserBatch, Candidates]:
-        batch = self.user_batch(request.users, request.recent_items)
-        excluded = self.model.seen.take_rows(request.users) if request.exclude_seen else Ragged.empty(len(batch))
+        history = self.model.seen.take_rows(request.users)  # seeds and seen-item exclusion both read it
+        batch = self.user_batch(request.users, request.recent_items, history)
+        excluded = history if request.exclude_seen else Ragged.empty(len(batch))
         if request.exclude is not None:
             excluded = excluded.concat(request.exclude)
         min_backfill = int(request.k.max()) if len(request.k) else 0
@@ -106,7 +111,7 @@ class Recommender:
             item=candidates.item[keep],
             score=scores[keep],
             rank=rank,
-            reason=candidates.reason()[keep],
+            reason=candidates.reason(keep),
             source_names=candidates.source_names,
         )
 

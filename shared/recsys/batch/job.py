@@ -16,7 +16,8 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,10 +95,12 @@ class BatchJob:
         """Row ranges for the Distributed Map (one item per range); clears a stale earlier output."""
         path = self._download(source)
         try:
-            total = self._guarded(source, lambda: count_rows(path, kind_of(source.key)))
+            with self._unreadable(source):
+                total = count_rows(path, kind_of(source.key))
         finally:
             path.unlink(missing_ok=True)
-        self._clear_stale(source)
+        if self.completed(source) is None:
+            self._clear_stale(source)
         step = self.settings.batch_rows_per_range
         ranges = [
             {**source.to_dict(), "part": part, "start": start, "stop": min(start + step, total)}
@@ -109,19 +112,20 @@ class BatchJob:
         """Score rows [start, stop): parts written one chunk at a time; this range's errors kept aside."""
         path = self._download(source)
         prefix = self.prefix(source)
-        counts = {"part": part, "rows_read": 0, "rows_scored": 0, "rows_failed": 0, "users_scored": 0}
+        counts = {"part": part, "rows_read": 0, "rows_scored": 0, "rows_failed": 0}
         errors = io.BytesIO()
+        chunks = read_chunks(path, kind_of(source.key), self.rules, self.settings.batch_chunk_users, start, stop)
         try:
-            chunks = read_chunks(path, kind_of(source.key), self.rules, self.settings.batch_chunk_users, start, stop)
-            for index, chunk in enumerate(self._guarded_iter(source, chunks)):
-                counts["rows_read"] += chunk.rows_read
-                counts["rows_failed"] += len(chunk.errors)
-                for error in chunk.errors:
-                    errors.write((json.dumps(error) + "\n").encode())
-                if chunk.user_ids:
-                    table = score_users(self.model, chunk.user_ids, np.asarray(chunk.k, dtype=np.int64))
-                    self._write_part(source.bucket, f"{prefix}part-{part:05d}-{index:05d}", table, chunk.user_ids)
-                    counts["rows_scored"] += len(chunk.user_ids)
+            with self._unreadable(source):
+                for index, chunk in enumerate(chunks):
+                    counts["rows_read"] += chunk.rows_read
+                    counts["rows_failed"] += len(chunk.errors)
+                    for error in chunk.errors:
+                        errors.write((json.dumps(error) + "\n").encode())
+                    if chunk.user_ids:
+                        table = score_users(self.model, chunk.user_ids, np.asarray(chunk.k, dtype=np.int64))
+                        self._write_part(source.bucket, f"{prefix}part-{part:05d}-{index:05d}", table)
+                        counts["rows_scored"] += len(chunk.user_ids)
         finally:
             path.unlink(missing_ok=True)
         if errors.tell():
@@ -164,14 +168,14 @@ class BatchJob:
         """Output of an older upload of the same key (another ETag) must not mix with this one's."""
         prefix = self.prefix(source)
         keys = self._keys(source.bucket, prefix)
-        if keys and self.completed(source) is None:
+        if keys:  # callers have checked that this is not this very upload's finished output
             for start in range(0, len(keys), 1000):
                 self.client.delete_objects(
                     Bucket=source.bucket,
                     Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
                 )
 
-    def _write_part(self, bucket: str, stem: str, table: pa.Table, user_ids: list[str]) -> None:
+    def _write_part(self, bucket: str, stem: str, table: pa.Table) -> None:
         if self.settings.batch_output_format == "personalize":
             self._put(bucket, stem + ".jsonl", personalize_lines(table), "application/x-ndjson")
             return
@@ -179,16 +183,11 @@ class BatchJob:
         pq.write_table(table, buffer, compression="zstd")
         self._put(bucket, stem + ".parquet", buffer.getvalue(), "application/vnd.apache.parquet")
 
-    def _guarded(self, source: InputObject, read: Callable[[], int]) -> int:
+    @contextmanager
+    def _unreadable(self, source: InputObject) -> Iterator[None]:
+        """A file that cannot be read at all: its reason goes to errors.jsonl, then the invocation fails."""
         try:
-            return read()
-        except InputDataError as exc:
-            self._fail(source, exc.message)
-            raise
-
-    def _guarded_iter(self, source: InputObject, chunks: Any) -> Any:
-        try:
-            yield from chunks
+            yield
         except InputDataError as exc:
             self._fail(source, exc.message)
             raise BatchInputError(f"{source.key}: {exc.message}") from None

@@ -40,9 +40,10 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.row)
 
-    def reason(self) -> npt.NDArray[np.int64]:
-        """Index of the source that ranked each pair best (the one that 'brought it in'); -1 for none."""
-        ranks = np.where(np.isnan(self.ranks), np.inf, self.ranks)
+    def reason(self, pairs: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
+        """For the given pairs, the source that ranked each best (the one that 'brought it in'); -1 for none."""
+        ranks = self.ranks[pairs]
+        ranks = np.where(np.isnan(ranks), np.inf, ranks)
         best = np.argmin(ranks, axis=1)
         best[np.isinf(ranks.min(axis=1, initial=np.inf))] = -1
         return best

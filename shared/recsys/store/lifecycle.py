@@ -45,10 +45,12 @@ def publish(model_dir: Path, store: S3ModelStore, force: bool = False) -> str:
                 f"refusing to publish {manifest.version}: test nDCG@10 {new_score:.4f} is below live "
                 f"{live} {live_score:.4f} (use --force to publish anyway)"
             )
-    if manifest.version in store.versions():
-        remote = store.manifest(manifest.version)
-        if remote.files != manifest.files:
-            raise ModelIntegrityError(f"version {manifest.version} already exists in S3 with different files")
+    try:
+        remote_files = store.manifest(manifest.version).files
+    except NotFoundError:  # a new version: the usual case
+        remote_files = manifest.files
+    if remote_files != manifest.files:
+        raise ModelIntegrityError(f"version {manifest.version} already exists in S3 with different files")
     uploaded = _upload_version(model_dir, manifest, store)
     store.write_current(manifest.version)
     previous = f" (was {live})" if live else ""
