@@ -39,8 +39,13 @@ started = time.perf_counter()
 summary = BatchJob(model, settings, s3).run(InputObject(f"bench-{n}", "input/users.jsonl", etag))
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import io, pyarrow.parquet as pq
+pages = s3.get_paginator("list_objects_v2").paginate(Bucket=f"bench-{n}", Prefix="output/")
+listed = [o for page in pages for o in page.get("Contents", [])]
+written = sum(pq.read_metadata(io.BytesIO(s3.get_object(Bucket=f"bench-{n}", Key=o["Key"])["Body"].read())).num_rows
+              for o in listed if o["Key"].endswith(".parquet"))
 print(json.dumps({"users": n, "seconds": seconds, "rows_scored": summary["rows_scored"], "parts": summary["parts"],
-                  "rss_before_mb": rss_before / 1024, "peak_rss_mb": peak / 1024}))
+                  "rows_written": written, "rss_before_mb": rss_before / 1024, "peak_rss_mb": peak / 1024}))
 """
 
 ONLINE = r"""
@@ -81,13 +86,13 @@ def main() -> None:
     )
     online_rate = online["users"] / online["seconds"]
     print("## Batch scoring (BatchJob.run over an embedded S3; k=10; one thread)\n")
-    print("| users | seconds | users/s | parts | RSS before job MB | peak RSS MB | vs online path |")
-    print("|---|---|---|---|---|---|---|")
+    print("| users | seconds | users/s | output rows/s | parts | RSS before job MB | peak RSS MB | vs online path |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         rate = row["users"] / row["seconds"]
         print(
-            f"| {row['users']:,} | {row['seconds']:.1f} | {rate:,.0f} | {row['parts']} | "
-            f"{row['rss_before_mb']:.0f} | {row['peak_rss_mb']:.0f} | {rate / online_rate:.1f}x |"
+            f"| {row['users']:,} | {row['seconds']:.1f} | {rate:,.0f} | {row['rows_written'] / row['seconds']:,.0f} | "
+            f"{row['parts']} | {row['rss_before_mb']:.0f} | {row['peak_rss_mb']:.0f} | {rate / online_rate:.1f}x |"
         )
     print(f"\nonline path, one user per call (in-process, no HTTP): {online_rate:,.0f} users/s")
 

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.candidates.generate import CandidateGenerator, default_sources
-from recsys.config import CandidateSettings
+from recsys.config import TrainSettings
 from recsys.model import ModelArrays
 from recsys.ranking.scorers import CandidateScorer
 from recsys.recommender import Ranked, Recommender
@@ -23,9 +23,14 @@ from recsys.recommender import Ranked, Recommender
 CHUNK_USERS = 1024
 
 
-def serving_config(candidates: CandidateSettings) -> dict[str, Any]:
+def serving_config(settings: TrainSettings) -> dict[str, Any]:
     """The part of the training settings that serving needs; stored in the manifest."""
-    return {"candidates": candidates.model_dump(exclude={"recent_items"}), "recent_items": candidates.recent_items}
+    candidates, ranker = settings.candidates, settings.ranker
+    return {
+        "candidates": candidates.model_dump(exclude={"recent_items"}),
+        "recent_items": candidates.recent_items,
+        "shortlist": {"trees": ranker.shortlist_trees, "size": ranker.shortlist_size},
+    }
 
 
 def build_recommender(

@@ -9,7 +9,7 @@ from recsys import artifacts as A
 from recsys.engine import build_recommender
 from recsys.errors import ModelIntegrityError
 from recsys.model import ModelArrays
-from recsys.ranking.scorers import LightGBMScorer
+from recsys.ranking.scorers import LightGBMScorer, Shortlist
 from recsys.recommender import Recommender
 
 
@@ -31,7 +31,7 @@ class LoadedModel:
         if verify:
             A.verify_files(model_dir, manifest)
         arrays = ModelArrays.load(model_dir)
-        scorer = LightGBMScorer.load(model_dir / A.RANKER)
+        scorer = LightGBMScorer.load(model_dir / A.RANKER, Shortlist.from_config(manifest.serving))
         recommender = build_recommender(arrays, scorer, manifest.serving)
         scorer.check_compatible(arrays, recommender.generator.source_names)
         if tuple(manifest.features) != scorer.feature_names:

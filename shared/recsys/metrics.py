@@ -62,3 +62,14 @@ def candidate_recall(candidate_rows: I64, candidate_items: npt.NDArray[np.intege
     per_user = np.bincount(rel_rows, weights=found, minlength=relevant.rows)
     users = n_relevant > 0
     return float(np.mean(per_user[users] / n_relevant[users])) if users.any() else float("nan")
+
+
+def top_k_agreement(got: npt.NDArray[np.int32], expected: npt.NDArray[np.int32], k: int, n_items: int) -> float:
+    """Share of `expected`'s top-k items (per row; -1 is padding) that `got`'s top k also holds."""
+
+    def keys(matrix: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+        head = matrix[:, :k].astype(np.int64)
+        return (np.arange(len(matrix))[:, None] * n_items + head)[head >= 0]
+
+    wanted = keys(expected)
+    return float(np.isin(wanted, keys(got)).mean()) if len(wanted) else 1.0

@@ -49,12 +49,15 @@ def read_matrix(path: Path, index_column: str | None = None) -> tuple[F32, tuple
     return matrix, tuple(names)
 
 
-def tag_groups(tag_names: Sequence[str]) -> dict[str, npt.NDArray[np.int64]]:
-    """`genres=Drama`, `genres=Comedy`, `lang=en` -> {"genres": [0, 1], "lang": [2]}."""
-    groups: dict[str, list[int]] = {}
+def tag_groups(tag_names: Sequence[str]) -> dict[str, slice]:
+    """`genres=Drama`, `genres=Comedy`, `lang=en` -> {"genres": slice(0, 2), "lang": slice(2, 3)}."""
+    groups: dict[str, slice] = {}
     for j, name in enumerate(tag_names):
-        groups.setdefault(name.split("=", 1)[0], []).append(j)
-    return {group: np.asarray(cols, dtype=np.int64) for group, cols in groups.items()}
+        group = name.split("=", 1)[0]
+        if group in groups and groups[group].stop != j:
+            raise ModelIntegrityError(f"tag columns of {group!r} are not next to each other")
+        groups[group] = slice(groups[group].start if group in groups else j, j + 1)
+    return groups
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from recsys.candidates.sources import UserBatch
 from recsys.model import ModelArrays
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import CandidateScorer
+from recsys.ranking.topk import top_k_per_row
 
 F32 = npt.NDArray[np.float32]
 REQUESTED = "requested"
@@ -39,17 +40,6 @@ class Ranked:
     def reasons(self) -> npt.NDArray[np.object_]:
         """Source names; `requested` for an item no source proposed (a caller's list in /rerank)."""
         return np.asarray((*self.source_names, REQUESTED), dtype=object)[self.reason]
-
-
-def top_k_per_row(
-    row: npt.NDArray[np.int64], item: npt.NDArray[np.int32], score: F32, k: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Indices of each row's k best pairs (ties broken by item index), and their 1-based ranks."""
-    order = np.lexsort((item, -score, row))
-    sorted_rows = row[order]
-    position = np.arange(len(order)) - np.searchsorted(sorted_rows, sorted_rows, side="left")
-    keep = position < k[sorted_rows]
-    return order[keep], position[keep] + 1
 
 
 @dataclass(frozen=True)
@@ -104,7 +94,7 @@ class Recommender:
         scorer: CandidateScorer | None = None,
     ) -> Ranked:
         """Top-k by this recommender's scorer (or another one, e.g. stage-1 rank fusion)."""
-        scores = (scorer or self.scorer).score(self.model, batch, candidates)
+        scores = (scorer or self.scorer).score(self.model, batch, candidates, k)
         keep, rank = top_k_per_row(candidates.row, candidates.item, scores, k)
         return Ranked(
             row=candidates.row[keep],

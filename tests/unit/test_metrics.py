@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from recsys.metrics import candidate_recall, ranking_metrics
+from recsys.metrics import candidate_recall, ranking_metrics, top_k_agreement
 from recsys.ragged import Ragged
 
 # user 0: relevant {1, 3}; list [1, 2, 3] -> hits at ranks 1 and 3
@@ -43,3 +43,13 @@ def test_candidate_recall() -> None:
     items = np.array([1, 2, 5, 4])
     # user 0 finds 1 of {1, 3}; user 1 finds 0 of {9}
     assert candidate_recall(rows, items, Ragged.from_lists([[1, 3], [9]])) == pytest.approx(0.25)
+
+
+def test_top_k_agreement_counts_shared_items_per_row_in_any_order() -> None:
+    expected = np.array([[1, 2, 3], [4, 5, -1]])
+    got = np.array([[3, 1, 9], [5, 4, 2]])
+    # at k=2: row 0 shares {1} of {1, 2}; row 1 shares {4, 5} of {4, 5}
+    assert top_k_agreement(got, expected, k=2, n_items=10) == pytest.approx(3 / 4)
+    # at k=3 the padding is not an item: row 0 shares {1, 3} of 3, row 1 {4, 5} of 2
+    assert top_k_agreement(got, expected, k=3, n_items=10) == pytest.approx(4 / 5)
+    assert top_k_agreement(got, np.full((2, 3), -1), k=3, n_items=10) == 1.0

@@ -80,6 +80,8 @@ class RankerSettings(_Section):
     max_candidates_per_user: int = Field(300, ge=10)
     random_state: int = 42
     num_threads: int = Field(2, ge=1)
+    shortlist_trees: int = Field(16, ge=0)
+    shortlist_size: int = Field(50, ge=1)
 
 
 class EvaluateSettings(_Section):

@@ -6,9 +6,10 @@ does not care which one it holds, so a new ranker plugs in by implementing `Cand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -19,28 +20,60 @@ from recsys.candidates.sources import UserBatch
 from recsys.errors import ModelIntegrityError
 from recsys.features.assemble import assemble, feature_names
 from recsys.model import ModelArrays
+from recsys.ranking.topk import top_k_per_row
 
 F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
 
 
 class CandidateScorer(Protocol):
-    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F32: ...
+    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates, k: I64) -> F32:
+        """One score per pair, higher is better; exact at least for each row's best `k[row]` pairs.
+
+        A scorer may stop early on pairs that cannot reach a row's top k: those score -inf.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    """Score in two passes: every pair through the first `trees` trees, then only each row's best
+    `size` pairs (never fewer than its k) through the rest.
+
+    LambdaRank scores are sums over trees, so a finished pair's score is exactly the one-pass
+    score; the other pairs get -inf. The early trees carry most of the ranking, which is why so
+    few of them pick the shortlist well; `recsys evaluate` reports how often the top 10 match
+    one-pass scoring.
+    """
+
+    trees: int
+    size: int
+
+    @classmethod
+    def from_config(cls, serving: Mapping[str, Any]) -> Shortlist | None:
+        """The manifest's `serving.shortlist`; models published without one score in one pass."""
+        config = serving.get("shortlist")
+        if not config or int(config["trees"]) == 0:
+            return None
+        return cls(trees=int(config["trees"]), size=int(config["size"]))
 
 
 class LightGBMScorer:
-    """The LambdaRank booster over the assembled feature matrix; one predict call per batch."""
+    """The LambdaRank booster over the assembled feature matrix; one or two predict calls per batch."""
 
-    def __init__(self, booster: lgb.Booster) -> None:
+    def __init__(self, booster: lgb.Booster, shortlist: Shortlist | None = None) -> None:
         self.booster = booster
         self.feature_names: tuple[str, ...] = tuple(booster.feature_name())
+        # a shortlist only pays off when trees remain after it
+        self.shortlist = shortlist if shortlist and shortlist.trees < booster.current_iteration() else None
 
     @classmethod
-    def load(cls, path: Path) -> LightGBMScorer:
+    def load(cls, path: Path, shortlist: Shortlist | None = None) -> LightGBMScorer:
         try:
             booster = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
         except (lgb.basic.LightGBMError, OSError) as exc:
             raise ModelIntegrityError(f"{path.name}: cannot load the ranker ({exc})") from None
-        return cls(booster)
+        return cls(booster, shortlist)
 
     def check_compatible(self, model: ModelArrays, source_names: Sequence[str]) -> None:
         expected = feature_names(model, source_names)
@@ -51,12 +84,23 @@ class LightGBMScorer:
                 f"ranker features do not match the model's tables (missing {missing[:5]}, unexpected {extra[:5]})"
             )
 
-    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F32:
+    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates, k: I64) -> F32:
         if len(candidates) == 0:
             return np.zeros(0, dtype=np.float32)
         matrix = assemble(model, batch, candidates)
         # threads come from OpenMP's default, which serving pins to 1 (see recsys.serving)
-        return np.asarray(self.booster.predict(matrix), dtype=np.float32)
+        if self.shortlist is None:
+            return self._predict(matrix).astype(np.float32)
+        trees, size = self.shortlist.trees, self.shortlist.size
+        partial = self._predict(matrix, count=trees)
+        finish, _ = top_k_per_row(candidates.row, candidates.item, partial, np.maximum(k, size))
+        scores = np.full(len(candidates), -np.inf, dtype=np.float32)
+        scores[finish] = partial[finish] + self._predict(matrix[finish], first=trees)
+        return scores
+
+    def _predict(self, matrix: F32, first: int = 0, count: int | None = None) -> npt.NDArray[np.float64]:
+        """Scores summed over `count` trees from `first` (None: to the end); float64, so two passes add up exactly."""
+        return np.asarray(self.booster.predict(matrix, start_iteration=first, num_iteration=count), dtype=np.float64)
 
 
 class ReciprocalRankFusion:
@@ -65,7 +109,7 @@ class ReciprocalRankFusion:
     def __init__(self, offset: float = 60.0) -> None:
         self.offset = offset
 
-    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F32:
+    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates, k: I64) -> F32:
         fused = 1.0 / (self.offset + candidates.ranks)
         return np.asarray(np.nansum(fused, axis=1), dtype=np.float32)
 
@@ -76,7 +120,7 @@ class SourcePriority:
     def __init__(self, source_names: Sequence[str], order: Sequence[str]) -> None:
         self.columns = [list(source_names).index(name) for name in order]
 
-    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F32:
+    def score(self, model: ModelArrays, batch: UserBatch, candidates: Candidates, k: I64) -> F32:
         best = np.full(len(candidates), -np.inf, dtype=np.float32)
         for priority, col in enumerate(self.columns):
             rank = candidates.ranks[:, col]

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recsys.engine import CHUNK_USERS
+
 
 class ServingSettings(BaseSettings):
     """Set in template.yaml (Globals and per function); each has a default that works locally."""
@@ -24,7 +26,7 @@ class ServingSettings(BaseSettings):
     max_item_ids: int = Field(500, ge=1, le=10_000)
     max_recent_items: int = Field(50, ge=0, le=1000)
     max_id_length: int = Field(128, ge=1, le=1024)
-    batch_chunk_users: int = Field(2048, ge=1, le=100_000)
+    batch_chunk_users: int = Field(CHUNK_USERS, ge=1, le=100_000)
     batch_output_format: str = Field("parquet", pattern=r"^(parquet|personalize)$")
     batch_inline_max_bytes: int = Field(64 * 1024 * 1024, ge=1, description="larger inputs go to the state machine")
     batch_rows_per_range: int = Field(250_000, ge=1, description="rows per Distributed Map item")

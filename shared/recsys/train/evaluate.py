@@ -17,10 +17,10 @@ from recsys import artifacts as A
 from recsys import columns as C
 from recsys.config import TrainSettings
 from recsys.engine import CHUNK_USERS, build_recommender, chunks, serving_config, to_matrix
-from recsys.metrics import SYSTEMS, candidate_recall, ranking_metrics
+from recsys.metrics import SYSTEMS, candidate_recall, ranking_metrics, top_k_agreement
 from recsys.model import ModelArrays
 from recsys.ragged import Ragged
-from recsys.ranking.scorers import CandidateScorer, LightGBMScorer, ReciprocalRankFusion, SourcePriority
+from recsys.ranking.scorers import CandidateScorer, LightGBMScorer, ReciprocalRankFusion, Shortlist, SourcePriority
 from recsys.recommender import Request
 from recsys.train.rundir import RunDir
 
@@ -38,18 +38,18 @@ def relevant_items(test: pd.DataFrame, users: npt.NDArray[np.int32], model: Mode
     return Ragged(indptr.astype(np.int64), (keys % model.n_items).astype(np.int32))
 
 
-def _scorers(run: RunDir) -> dict[str, tuple[CandidateScorer, tuple[str, ...]]]:
+def _scorers(ranker: LightGBMScorer) -> dict[str, tuple[CandidateScorer, tuple[str, ...]]]:
     return {
         "popularity": (SourcePriority(("popularity",), ("popularity",)), ("popularity",)),
         "als": (SourcePriority(("als", "popularity"), ("als", "popularity")), ("als", "popularity")),
         "stage1": (ReciprocalRankFusion(), ("als", "covisit", "popularity")),
-        "two_stage": (LightGBMScorer.load(run.root / "stage2" / A.RANKER), ("als", "covisit", "popularity")),
+        "two_stage": (ranker, ("als", "covisit", "popularity")),
     }
 
 
 def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, Any]:
     model = ModelArrays.load(*run.model_path("t2"))
-    config = serving_config(settings.candidates)
+    config = serving_config(settings)
     test = run.read_parquet("split", "test.parquet")
     users = np.unique(test[C.USER_IDX].to_numpy(np.int32))
     relevant = relevant_items(test, users, model)
@@ -58,10 +58,14 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
     k_max = max(ks)
     segments = {"all": np.ones(len(users), dtype=bool), "warm": warm, "cold": ~warm}
 
+    ranker_path = run.root / "stage2" / A.RANKER
+    ranker = LightGBMScorer.load(ranker_path, Shortlist.from_config(config))
+    one_pass = LightGBMScorer.load(ranker_path)
     results: dict[str, Any] = {}
     candidate_rows: list[npt.NDArray[np.int64]] = []
     candidate_items: list[npt.NDArray[np.int32]] = []
-    for name, (scorer, sources) in _scorers(run).items():
+    one_pass_matrices: list[npt.NDArray[np.int32]] = []
+    for name, (scorer, sources) in _scorers(ranker).items():
         recommender = build_recommender(model, scorer, config, sources)
         matrices = []
         offset = 0
@@ -71,9 +75,19 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
             if name == "stage1":
                 candidate_rows.append(candidates.row + offset)
                 candidate_items.append(candidates.item)
+            if name == "two_stage" and ranker.shortlist is not None:
+                exact = recommender.rank(batch, candidates, request.k, scorer=one_pass)
+                one_pass_matrices.append(to_matrix(exact, len(chunk), k_max))
             matrices.append(to_matrix(recommender.rank(batch, candidates, request.k), len(chunk), k_max))
             offset += len(chunk)
         recommended = np.vstack(matrices)
+        if one_pass_matrices:
+            results["shortlist"] = {
+                **config["shortlist"],
+                f"top{min(ks)}_agreement_with_one_pass": top_k_agreement(
+                    recommended, np.vstack(one_pass_matrices), min(ks), model.n_items
+                ),
+            }
         results[name] = {}
         for segment, mask in segments.items():
             part = relevant.take_rows(np.flatnonzero(mask))
@@ -110,6 +124,13 @@ def metrics_table(metrics: dict[str, Any], ks: tuple[int, ...] = (10, 50)) -> st
             label = f"{segment}:{int(row['users'])}"
             lines.append(f"{system:<11}{label:>12}" + "".join(f"{row.get(c, float('nan')):>13.4f}" for c in columns))
         lines.append("")
+    shortlist = metrics.get("shortlist")
+    if shortlist:
+        agreement = next(v for key, v in shortlist.items() if key.endswith("_agreement_with_one_pass"))
+        lines.append(
+            f"ranker shortlist ({shortlist['trees']} trees, {shortlist['size']} pairs per user): "
+            f"top-k agreement with one-pass scoring {agreement:.4f}"
+        )
     cand = metrics.get("candidates")
     if cand:
         lines.append(

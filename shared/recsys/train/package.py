@@ -12,14 +12,14 @@ from recsys import artifacts as A
 from recsys.config import TrainSettings
 from recsys.engine import build_recommender, serving_config
 from recsys.model import ModelArrays, find_file
-from recsys.ranking.scorers import LightGBMScorer
+from recsys.ranking.scorers import LightGBMScorer, Shortlist
 from recsys.train.rundir import RunDir
 
 
 def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
     prepared = run.read_json("prepare", "prepare.json")
     metrics = run.read_json("evaluate", "metrics.json")
-    config = serving_config(settings.candidates)
+    config = serving_config(settings)
 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -30,7 +30,7 @@ def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
 
     # the packaged files must load and agree with the ranker, exactly as serving will check them
     model = ModelArrays.load(staging)
-    scorer = LightGBMScorer.load(staging / A.RANKER)
+    scorer = LightGBMScorer.load(staging / A.RANKER, Shortlist.from_config(config))
     recommender = build_recommender(model, scorer, config)
     scorer.check_compatible(model, recommender.generator.source_names)
 

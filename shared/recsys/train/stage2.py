@@ -17,7 +17,8 @@ from recsys.errors import InputDataError
 from recsys.features.assemble import assemble, feature_names
 from recsys.model import ModelArrays
 from recsys.ranking.scorers import ReciprocalRankFusion
-from recsys.recommender import Request, top_k_per_row
+from recsys.ranking.topk import top_k_per_row
+from recsys.recommender import Request
 from recsys.train.rundir import RunDir
 
 
@@ -25,7 +26,7 @@ def _labelled_candidates(
     run: RunDir, settings: TrainSettings, advance: Callable[[], object]
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], tuple[str, ...]]:
     model = ModelArrays.load(*run.model_path("t1"))
-    config = serving_config(settings.candidates)
+    config = serving_config(settings)
     recommender = build_recommender(model, ReciprocalRankFusion(), config)
     window = run.read_parquet("split", "rank_train.parquet")
     label_keys = np.unique(window[C.USER_IDX].to_numpy(np.int64) * model.n_items + window[C.ITEM_IDX].to_numpy())
@@ -37,9 +38,8 @@ def _labelled_candidates(
     for chunk in chunks(users, CHUNK_USERS):
         request = Request(users=chunk, k=np.full(len(chunk), cap, dtype=np.int64))
         batch, candidates = recommender.candidates(request)
-        keep, _ = top_k_per_row(
-            candidates.row, candidates.item, ReciprocalRankFusion().score(model, batch, candidates), request.k
-        )
+        fused = ReciprocalRankFusion().score(model, batch, candidates, request.k)
+        keep, _ = top_k_per_row(candidates.row, candidates.item, fused, request.k)
         candidates = candidates.select(np.sort(keep))
         label = np.isin(chunk[candidates.row].astype(np.int64) * model.n_items + candidates.item, label_keys)
         positives = np.bincount(candidates.row, weights=label, minlength=len(chunk))

@@ -1,0 +1,73 @@
+"""Stage 2 scoring: tag-match feature groups, the shortlist's two passes against one-pass LightGBM, top-k."""
+
+import numpy as np
+import pytest
+from recsys.features.assemble import assemble
+from recsys.errors import ModelIntegrityError
+from recsys.loaded import LoadedModel
+from recsys.model import tag_groups
+from recsys.ranking.scorers import LightGBMScorer, Shortlist
+from recsys.ranking.topk import top_k_per_row
+from recsys.recommender import Request
+from recsys.train.pipeline import TrainJob
+
+SIZE = 15
+
+
+@pytest.fixture(scope="module")
+def model(synthetic_run: TrainJob) -> LoadedModel:
+    return LoadedModel.from_dir(synthetic_run.out)
+
+
+def test_tag_groups_are_column_ranges() -> None:
+    assert tag_groups(["genres=Drama", "genres=Comedy", "lang=en"]) == {"genres": slice(0, 2), "lang": slice(2, 3)}
+    assert tag_groups([]) == {}
+    with pytest.raises(ModelIntegrityError, match="genres"):
+        tag_groups(["genres=Drama", "lang=en", "genres=Comedy"])
+
+
+def test_top_k_per_row_breaks_ties_by_item_and_never_picks_minus_infinity() -> None:
+    row = np.array([0, 0, 0, 0, 1, 1], dtype=np.int64)
+    item = np.array([5, 3, 4, 7, 1, 2], dtype=np.int32)
+    score = np.array([1.0, 1.0, -np.inf, 0.5, 2.0, -np.inf], dtype=np.float32)
+    keep, rank = top_k_per_row(row, item, score, np.array([2, 3], dtype=np.int64))
+    assert keep.tolist() == [1, 0, 4]
+    assert rank.tolist() == [1, 2, 1]
+
+
+def test_shortlist_finishes_each_rows_best_pairs_with_the_one_pass_score(model: LoadedModel) -> None:
+    booster = model.recommender.scorer.booster  # type: ignore[attr-defined]
+    iterations = booster.current_iteration()
+    assert iterations >= 8
+    one_pass = LightGBMScorer(booster)
+    shortlisted = LightGBMScorer(booster, Shortlist(trees=iterations // 4, size=SIZE))
+    users = np.arange(60, dtype=np.int32)
+    users[-10:] = -1  # unknown users too
+    k = np.full(len(users), 10, dtype=np.int64)
+    k[0] = 40  # a row asking for more than the shortlist holds
+    batch, candidates = model.recommender.candidates(Request(users=users, k=k))
+
+    exact = one_pass.score(model.arrays, batch, candidates, k)
+    fast = shortlisted.score(model.arrays, batch, candidates, k)
+
+    finished = np.isfinite(fast)
+    np.testing.assert_allclose(fast[finished], exact[finished], rtol=1e-6)
+    assert np.isneginf(fast[~finished]).all()
+    per_row = np.bincount(candidates.row[finished], minlength=len(users))
+    available = np.bincount(candidates.row, minlength=len(users))
+    np.testing.assert_array_equal(per_row, np.minimum(np.maximum(k, SIZE), available))
+    # the first pass ranks by the early trees: the shortlist is each row's best by that partial score
+    partial = booster.predict(assemble(model.arrays, batch, candidates), num_iteration=iterations // 4)
+    for r in (0, 1, 55):
+        in_row = candidates.row == r
+        cut = np.sort(partial[in_row])[::-1][per_row[r] - 1]
+        assert (partial[in_row & finished] >= cut).all()
+
+
+def test_shortlist_is_read_from_the_manifest_and_skipped_when_it_would_cover_every_tree(model: LoadedModel) -> None:
+    assert model.manifest.serving["shortlist"] == {"trees": 16, "size": 50}
+    assert Shortlist.from_config(model.manifest.serving) == Shortlist(trees=16, size=50)
+    assert Shortlist.from_config({}) is None  # models published before the shortlist existed
+    assert Shortlist.from_config({"shortlist": {"trees": 0, "size": 50}}) is None
+    booster = model.recommender.scorer.booster  # type: ignore[attr-defined]
+    assert LightGBMScorer(booster, Shortlist(trees=booster.current_iteration(), size=5)).shortlist is None
