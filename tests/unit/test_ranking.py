@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from recsys.features.assemble import assemble
 from recsys.errors import ModelIntegrityError
+from recsys.features.assemble import assemble
 from recsys.loaded import LoadedModel
 from recsys.model import tag_groups
 from recsys.ranking.scorers import LightGBMScorer, Shortlist
