@@ -34,6 +34,10 @@ def test_synthetic_model_directory_is_complete_and_verified(synthetic_run: Train
                 "coverage@50",
             }
     assert 0 < manifest.metrics["candidates"]["recall"] <= 1
+    shortlist = manifest.metrics["shortlist"]  # the served ranking measured against one-pass scoring
+    assert (shortlist["trees"], shortlist["size"], shortlist["agreement_k"]) == (4, 50, 10)
+    assert 0.5 < shortlist["agreement_with_one_pass"] <= 1
+    assert 0 < shortlist["one_pass"]["ndcg@10"] <= 1
     importance = pd.read_csv(synthetic_run.out / A.FEATURE_IMPORTANCE)
     assert importance["gain"].sum() > 0
 

@@ -65,8 +65,9 @@ def test_shortlist_finishes_each_rows_best_pairs_with_the_one_pass_score(model: 
 
 
 def test_shortlist_is_read_from_the_manifest_and_skipped_when_it_would_cover_every_tree(model: LoadedModel) -> None:
-    assert model.manifest.serving["shortlist"] == {"trees": 16, "size": 50}
-    assert Shortlist.from_config(model.manifest.serving) == Shortlist(trees=16, size=50)
+    assert model.manifest.serving["shortlist"] == {"trees": 4, "size": 50}  # tests/conftest.py FAST
+    assert Shortlist.from_config(model.manifest.serving) == Shortlist(trees=4, size=50)
+    assert model.recommender.scorer.shortlist == Shortlist(trees=4, size=50)  # type: ignore[attr-defined]
     assert Shortlist.from_config({}) is None  # models published before the shortlist existed
     assert Shortlist.from_config({"shortlist": {"trees": 0, "size": 50}}) is None
     booster = model.recommender.scorer.booster  # type: ignore[attr-defined]
