@@ -17,9 +17,10 @@ from pathlib import Path
 from common import ROOT, embedded_s3
 
 PROBE = r"""
-import json, os, random, resource, sys, time
+import io, json, os, random, resource, sys, time
 import recsys.serving  # single-threaded numeric libraries, as on Lambda
 import boto3
+import pyarrow.parquet as pq
 from pathlib import Path
 from recsys.batch.events import InputObject
 from recsys.batch.job import BatchJob
@@ -39,7 +40,6 @@ started = time.perf_counter()
 summary = BatchJob(model, settings, s3).run(InputObject(f"bench-{n}", "input/users.jsonl", etag))
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-import io, pyarrow.parquet as pq
 pages = s3.get_paginator("list_objects_v2").paginate(Bucket=f"bench-{n}", Prefix="output/")
 listed = [o for page in pages for o in page.get("Contents", [])]
 written = sum(pq.read_metadata(io.BytesIO(s3.get_object(Bucket=f"bench-{n}", Key=o["Key"])["Body"].read())).num_rows

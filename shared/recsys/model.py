@@ -85,6 +85,11 @@ class ModelArrays:
         unit: F32 = (self.als_item / norms).astype(np.float32)
         return unit
 
+    @cached_property
+    def tag_group_columns(self) -> dict[str, slice]:
+        """`tag_groups` of this model's tag columns (checked once, at load)."""
+        return tag_groups(self.tag_names)
+
     @property
     def n_users(self) -> int:
         return len(self.users)
@@ -128,6 +133,7 @@ class ModelArrays:
         if item_tag_names != tag_names:
             raise ModelIntegrityError("user tag affinity and item tag columns differ")
         arrays.check_shapes()
+        _ = arrays.tag_group_columns  # a model whose tag groups are not column ranges fails here, not per request
         return arrays
 
     def check_shapes(self) -> None:

@@ -1,11 +1,16 @@
 """Stage 2 scoring: tag-match feature groups, the shortlist's two passes against one-pass LightGBM, top-k."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
+from recsys import artifacts as A
 from recsys.errors import ModelIntegrityError
 from recsys.features.assemble import assemble
 from recsys.loaded import LoadedModel
-from recsys.model import tag_groups
+from recsys.model import ModelArrays, tag_groups
 from recsys.ranking.scorers import LightGBMScorer, Shortlist
 from recsys.ranking.topk import top_k_per_row
 from recsys.recommender import Request
@@ -24,6 +29,18 @@ def test_tag_groups_are_column_ranges() -> None:
     assert tag_groups([]) == {}
     with pytest.raises(ModelIntegrityError, match="genres"):
         tag_groups(["genres=Drama", "lang=en", "genres=Comedy"])
+
+
+def test_a_model_whose_tag_groups_interleave_fails_at_load(synthetic_run: TrainJob, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(synthetic_run.out, copy)
+    for name in (A.USER_TAGS, A.ITEM_TAGS):
+        table = pq.read_table(copy / name)
+        names = table.column_names
+        names[2] = "other=x"  # genres=..., other=x, genres=...: the genres columns are no longer one range
+        pq.write_table(table.rename_columns(names), copy / name)
+    with pytest.raises(ModelIntegrityError, match="not next to each other"):
+        ModelArrays.load(copy)
 
 
 def test_top_k_per_row_breaks_ties_by_item_and_never_picks_minus_infinity() -> None:

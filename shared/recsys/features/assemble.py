@@ -42,7 +42,7 @@ def assemble(model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F3
     """
     n_pairs, n_sources = len(candidates), len(candidates.source_names)
     users = batch.users[candidates.row]  # -1 selects the last row: the no-history user
-    groups = tag_groups(model.tag_names)
+    groups = model.tag_group_columns
     width = len(model.user_feature_names) + len(model.item_feature_names) + 2 * n_sources + 1 + len(groups)
     matrix = np.empty((n_pairs, width), dtype=np.float32, order="F")
     col = 0

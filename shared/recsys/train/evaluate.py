@@ -58,13 +58,13 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
     k_max = max(ks)
     segments = {"all": np.ones(len(users), dtype=bool), "warm": warm, "cold": ~warm}
 
-    ranker_path = run.root / "stage2" / A.RANKER
-    ranker = LightGBMScorer.load(ranker_path, Shortlist.from_config(config))
-    one_pass = LightGBMScorer.load(ranker_path)
+    ranker = LightGBMScorer.load(run.root / "stage2" / A.RANKER, Shortlist.from_config(config))
+    one_pass = LightGBMScorer(ranker.booster)
     results: dict[str, Any] = {}
     candidate_rows: list[npt.NDArray[np.int64]] = []
     candidate_items: list[npt.NDArray[np.int32]] = []
     one_pass_matrices: list[npt.NDArray[np.int32]] = []
+    recommended_by: dict[str, npt.NDArray[np.int32]] = {}
     for name, (scorer, sources) in _scorers(ranker).items():
         recommender = build_recommender(model, scorer, config, sources)
         matrices = []
@@ -80,16 +80,7 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
                 one_pass_matrices.append(to_matrix(exact, len(chunk), k_max))
             matrices.append(to_matrix(recommender.rank(batch, candidates, request.k), len(chunk), k_max))
             offset += len(chunk)
-        recommended = np.vstack(matrices)
-        if name == "two_stage" and one_pass_matrices:
-            # what the shortlist costs: the served ranking against scoring every candidate with every tree
-            one_pass_recommended = np.vstack(one_pass_matrices)
-            results["shortlist"] = {
-                **config["shortlist"],
-                "agreement_k": min(ks),
-                "agreement_with_one_pass": top_k_agreement(recommended, one_pass_recommended, min(ks), model.n_items),
-                "one_pass": ranking_metrics(one_pass_recommended, relevant, min(ks), model.n_items),
-            }
+        recommended = recommended_by[name] = np.vstack(matrices)
         results[name] = {}
         for segment, mask in segments.items():
             part = relevant.take_rows(np.flatnonzero(mask))
@@ -99,6 +90,15 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
             results[name][segment] = metrics
         advance()
 
+    if one_pass_matrices:
+        # what the shortlist costs: the served ranking against scoring every candidate with every tree
+        served, one_pass_recommended = recommended_by["two_stage"], np.vstack(one_pass_matrices)
+        results["shortlist"] = {
+            **config["shortlist"],
+            "agreement_k": min(ks),
+            "agreement_with_one_pass": top_k_agreement(served, one_pass_recommended, min(ks), model.n_items),
+            "one_pass": ranking_metrics(one_pass_recommended, relevant, min(ks), model.n_items),
+        }
     rows, items = np.concatenate(candidate_rows), np.concatenate(candidate_items)
     results["candidates"] = {
         "recall": candidate_recall(rows, items, relevant),
