@@ -18,8 +18,8 @@ DEMO_DATA = ROOT / "data" / "demo"
 #: Quick settings for tests: fewer ALS iterations and boosting rounds, same pipeline; a shortlist
 #: short enough that the small rankers these give still score in two passes.
 FAST = (
-    "als.factors=32",
-    "als.iterations=8",
+    "sources.als.factors=32",
+    "sources.als.iterations=8",
     "ranker.num_boost_round=80",
     "ranker.early_stopping_rounds=20",
     "ranker.shortlist_trees=4",

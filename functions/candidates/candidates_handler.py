@@ -1,5 +1,5 @@
 """CandidatesFunction: stage 1 (POST /candidates, GET /items/{id}/similar, /health, /model)."""
 
-from recsys.serving.lambda_entry import make_handler
+from recsys.api.lambda_entry import make_handler
 
 handler = make_handler("candidates")

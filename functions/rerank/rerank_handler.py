@@ -1,5 +1,5 @@
 """RerankFunction: both stages (GET /recommendations/{user_id}), POST /rerank, /health, /model."""
 
-from recsys.serving.lambda_entry import make_handler
+from recsys.api.lambda_entry import make_handler
 
 handler = make_handler("rerank")

@@ -18,14 +18,14 @@ from common import ROOT, embedded_s3
 
 PROBE = r"""
 import io, json, os, random, resource, sys, time
-import recsys.serving  # single-threaded numeric libraries, as on Lambda
+import recsys.runtime  # single-threaded numeric libraries, as on Lambda
 import boto3
 import pyarrow.parquet as pq
 from pathlib import Path
 from recsys.batch.events import InputObject
 from recsys.batch.job import BatchJob
 from recsys.loaded import LoadedModel
-from recsys.serving.settings import ServingSettings
+from recsys.batch.settings import BatchSettings
 
 n = int(sys.argv[1]); model = LoadedModel.from_dir(Path(sys.argv[2]))
 rng = random.Random(n)
@@ -34,10 +34,10 @@ lines = [json.dumps({"user_id": rng.choice(known) if rng.random() < 0.8 else f"n
 s3 = boto3.client("s3"); s3.create_bucket(Bucket=f"bench-{n}")
 s3.put_object(Bucket=f"bench-{n}", Key="input/users.jsonl", Body=("\n".join(lines) + "\n").encode())
 etag = s3.head_object(Bucket=f"bench-{n}", Key="input/users.jsonl")["ETag"].strip('"')
-settings = ServingSettings(model_dir=Path(sys.argv[2]), batch_work_dir=Path(sys.argv[3]))
+settings = BatchSettings(batch_work_dir=Path(sys.argv[3]))
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
-summary = BatchJob(model, settings, s3).run(InputObject(f"bench-{n}", "input/users.jsonl", etag))
+summary = BatchJob(model, settings, s3).run(InputObject(bucket=f"bench-{n}", key="input/users.jsonl", etag=etag))
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 pages = s3.get_paginator("list_objects_v2").paginate(Bucket=f"bench-{n}", Prefix="output/")
@@ -51,7 +51,7 @@ print(json.dumps({"users": n, "seconds": seconds, "rows_scored": summary["rows_s
 ONLINE = r"""
 import json, random, sys, time
 import numpy as np
-import recsys.serving
+import recsys.runtime
 from pathlib import Path
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request

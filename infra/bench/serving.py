@@ -32,7 +32,7 @@ else:
     sys.path.insert(0, sys.argv[1])
 import rerank_handler
 t1 = time.perf_counter()
-from recsys.serving.runtime import get_provider
+from recsys.runtime.container import get_provider
 provider = get_provider()
 model = provider.get()
 t2 = time.perf_counter()
@@ -97,7 +97,7 @@ def warm_latency(model_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
 
     import candidates_handler
     import rerank_handler
-    from recsys.serving.runtime import get_provider
+    from recsys.runtime.container import get_provider
 
     model = get_provider().get()
     rng = random.Random(7)
@@ -106,7 +106,7 @@ def warm_latency(model_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
         for u in model.arrays.users.ids
         if model.arrays.seen.indptr[model.arrays.users.get(u) + 1] > model.arrays.seen.indptr[model.arrays.users.get(u)]
     ]
-    from recsys.serving.local_context import LocalLambdaContext
+    from recsys.runtime.local_context import LocalLambdaContext
 
     context = LocalLambdaContext(function_name="bench")
     rec_event = http_event("rerank_http_api_recommendations.json")

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from recsys import artifacts as A
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
-from recsys.serving.local_context import LocalLambdaContext
+from recsys.runtime.local_context import LocalLambdaContext
 from recsys.train.evaluate import metrics_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def show_lambda_round_trip(model_dir: Path) -> None:
     os.environ.pop("MODEL_DIR", None)
     try:
         import boto3
-        from recsys.serving import runtime
+        from recsys.runtime import container as runtime
         from recsys.store.lifecycle import publish
         from recsys.store.s3 import S3ModelStore
 

@@ -35,7 +35,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "functions" / args.function))  # what Lambda does with /var/task
     handler = importlib.import_module(MODULES[args.function]).handler
     event = json.loads(args.event.read_text(encoding="utf-8"))
-    from recsys.serving.local_context import LocalLambdaContext
+    from recsys.runtime.local_context import LocalLambdaContext
 
     response = handler(event, LocalLambdaContext(function_name=f"{args.function}-local"))
     if isinstance(response, dict) and "body" in response and isinstance(response["body"], str):

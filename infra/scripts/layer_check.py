@@ -43,8 +43,8 @@ import contextlib, io
 with contextlib.redirect_stdout(io.StringIO()):
     answer = handler(json.loads(event), Context())
     # the batch path too: its vectorised scorer on the loaded model
-    from recsys.scoring import score_users
-    from recsys.serving.runtime import get_provider
+    from recsys.bulk import score_users
+    from recsys.runtime.container import get_provider
     import numpy as np
     scored = score_users(get_provider().get(), ["185", "someone-new"], np.asarray([3, 3]))
 answered = time.perf_counter()

@@ -12,16 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from recsys import sources as registry
 from recsys.errors import ModelIntegrityError
 
 MANIFEST: Final = "manifest.json"
 USER_IDS: Final = "user_ids.parquet"
 ITEM_IDS: Final = "item_ids.parquet"
-ALS_USER_FACTORS: Final = "als_user_factors.npy"
-ALS_ITEM_FACTORS: Final = "als_item_factors.npy"
-COVISIT_ITEMS: Final = "covisit_items.npy"
-COVISIT_SCORES: Final = "covisit_scores.npy"
-POPULARITY: Final = "popularity.npy"
 SEEN_INDPTR: Final = "seen_indptr.npy"
 SEEN_ITEMS: Final = "seen_items.npy"
 USER_FEATURES: Final = "user_features.parquet"
@@ -32,23 +30,48 @@ ITEM_DISPLAY: Final = "item_display.parquet"
 RANKER: Final = "ranker.txt"
 FEATURE_IMPORTANCE: Final = "feature_importance.csv"
 
-STAGE1_FILES: Final = (
-    USER_IDS,
-    ITEM_IDS,
-    ALS_USER_FACTORS,
-    ALS_ITEM_FACTORS,
-    COVISIT_ITEMS,
-    COVISIT_SCORES,
-    POPULARITY,
-    SEEN_INDPTR,
-    SEEN_ITEMS,
-)
-FEATURE_FILES: Final = (USER_FEATURES, ITEM_FEATURES, USER_TAGS, ITEM_TAGS, ITEM_DISPLAY)
-#: Everything serving reads. A manifest that lacks one of these is incomplete.
-SERVING_FILES: Final = (*STAGE1_FILES, *FEATURE_FILES, RANKER)
+#: Every model has these: the id maps, each user's history, display columns. The sources' own
+#: files come from the sources the manifest names (`recsys.sources`).
+CORE_FILES: Final = (USER_IDS, ITEM_IDS, SEEN_INDPTR, SEEN_ITEMS, ITEM_DISPLAY)
+#: What the second stage reads: feature tables and the ranker. Stage-1-only serving skips them.
+FEATURE_FILES: Final = (USER_FEATURES, ITEM_FEATURES, USER_TAGS, ITEM_TAGS)
+RANKING_FILES: Final = (*FEATURE_FILES, RANKER)
 
 #: Bumped when the meaning or layout of an artifact changes; the loader refuses other formats.
-FORMAT_VERSION: Final = 1
+#: 2: sources named in `serving.sources`, training settings apart in `training`.
+FORMAT_VERSION: Final = 2
+
+
+class ShortlistConfig(BaseModel):
+    """Rank every candidate with the first `trees` trees, finish each user's best `size` with the rest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trees: int = Field(ge=1)
+    size: int = Field(ge=1)
+
+
+class ServingConfig(BaseModel):
+    """What serving needs from training, stored in the manifest's `serving` field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: candidate sources in ranker-column order -> candidates each proposes per user
+    sources: dict[str, int]
+    recent_items: int = Field(ge=1)
+    #: sources asked for /items/{id}/similar, in order
+    similar: tuple[str, ...] = ()
+    #: None: every candidate goes through every tree
+    shortlist: ShortlistConfig | None = None
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        return tuple(self.sources)
+
+    def required_files(self, with_ranker: bool = True) -> tuple[str, ...]:
+        """The files a model with this config must hold (an unknown source raises ModelIntegrityError)."""
+        source_files = [name for source in registry.resolve(list(self.sources)) for name in source.files]
+        return (*CORE_FILES, *source_files, *(RANKING_FILES if with_ranker else ()))
 
 
 def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -76,8 +99,10 @@ class Manifest:
     data_fingerprint: str
     features: tuple[str, ...]
     files: tuple[FileEntry, ...]
+    serving: ServingConfig
     metrics: dict[str, Any] = field(default_factory=dict)
-    serving: dict[str, Any] = field(default_factory=dict)
+    #: the full training settings, for the record (serving reads `serving` only)
+    training: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         body = {
@@ -86,7 +111,8 @@ class Manifest:
             "format_version": self.format_version,
             "data_fingerprint": self.data_fingerprint,
             "features": list(self.features),
-            "serving": self.serving,
+            "serving": self.serving.model_dump(mode="json"),
+            "training": self.training,
             "metrics": self.metrics,
             "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.files],
         }
@@ -103,9 +129,14 @@ class Manifest:
                 data_fingerprint=str(body["data_fingerprint"]),
                 features=tuple(body["features"]),
                 files=tuple(FileEntry(str(f["name"]), int(f["size"]), str(f["sha256"])) for f in body["files"]),
+                serving=ServingConfig.model_validate(body["serving"]),
                 metrics=dict(body.get("metrics", {})),
-                serving=dict(body.get("serving", {})),
+                training=dict(body.get("training", {})),
             )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ModelIntegrityError(f"{source}: serving.{where}: {first['msg']}") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelIntegrityError(f"{source}: not a valid manifest ({exc!r})") from None
 
@@ -122,15 +153,23 @@ class Manifest:
                 return entry
         raise ModelIntegrityError(f"manifest of {self.version} does not list {name}")
 
-    def check_complete(self) -> None:
-        listed = {f.name for f in self.files}
-        missing = [name for name in SERVING_FILES if name not in listed]
-        if missing:
-            raise ModelIntegrityError(f"model {self.version} is incomplete: manifest lacks {', '.join(missing)}")
+    def check_complete(self, with_ranker: bool = True) -> None:
+        """The format is this code's, every source is known here, and every file serving reads is listed."""
         if self.format_version != FORMAT_VERSION:
             raise ModelIntegrityError(
                 f"model {self.version} has format {self.format_version}; this code reads format {FORMAT_VERSION}"
             )
+        listed = {f.name for f in self.files}
+        missing = [name for name in self.serving.required_files(with_ranker) if name not in listed]
+        if missing:
+            raise ModelIntegrityError(f"model {self.version} is incomplete: manifest lacks {', '.join(missing)}")
+
+    def files_for(self, with_ranker: bool) -> tuple[FileEntry, ...]:
+        """The listed files a function needs: all of them, or only stage 1's."""
+        if with_ranker:
+            return self.files
+        needed = set(self.serving.required_files(with_ranker=False))
+        return tuple(entry for entry in self.files if entry.name in needed)
 
     def ndcg_at_10(self) -> float | None:
         """The promotion metric: two-stage nDCG@10 on the test window (all users)."""
@@ -138,9 +177,9 @@ class Manifest:
         return float(value) if value is not None else None
 
 
-def verify_files(model_dir: Path, manifest: Manifest) -> None:
-    """Every listed file is present with the listed size and sha256."""
-    for entry in manifest.files:
+def verify_files(model_dir: Path, manifest: Manifest, entries: tuple[FileEntry, ...] | None = None) -> None:
+    """Every listed file (or the given ones) is present with the listed size and sha256."""
+    for entry in manifest.files if entries is None else entries:
         path = model_dir / entry.name
         if not path.is_file():
             raise ModelIntegrityError(f"model {manifest.version}: {entry.name} is missing")

@@ -46,7 +46,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from recsys.train.evaluate import metrics_table
 
     manifest = A.Manifest.read(args.model)
-    ks = tuple(manifest.serving.get("settings", {}).get("evaluate", {}).get("k", (10, 50)))
+    ks = tuple(manifest.training.get("evaluate", {}).get("k", (10, 50)))
     print(f"model {manifest.version} (created {manifest.created_at})\n")
     print(metrics_table(manifest.metrics, ks))
     return 0
@@ -57,9 +57,9 @@ def _score(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
     from recsys import columns as C
+    from recsys.bulk import SCORED_SCHEMA, score_in_chunks
     from recsys.data.schemas import load_user_list
     from recsys.loaded import LoadedModel
-    from recsys.scoring import SCORED_SCHEMA, score_in_chunks
 
     if args.k < 1:
         raise RecsysError(f"--k must be at least 1, got {args.k}")
@@ -116,7 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.model:
         os.environ["MODEL_DIR"] = str(args.model)
-    from recsys.serving.http import create_app
+    from recsys.api.app import create_app
 
     functions = ("rerank", "candidates") if args.function == "all" else (args.function,)
     uvicorn.run(create_app(functions), host=args.host, port=args.port, log_level="info")

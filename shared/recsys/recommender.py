@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from recsys.artifacts import ServingConfig
+from recsys.candidates.base import UserBatch
 from recsys.candidates.generate import CandidateGenerator, Candidates
-from recsys.candidates.sources import UserBatch
 from recsys.model import ModelArrays
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import CandidateScorer
@@ -33,6 +34,7 @@ class Ranked:
     rank: npt.NDArray[np.int64]
     reason: npt.NDArray[np.int64]  # index into source_names
     source_names: tuple[str, ...]
+    pair: npt.NDArray[np.int64]  # each kept pair's index in the candidate list it was ranked from
 
     def __len__(self) -> int:
         return len(self.row)
@@ -67,6 +69,18 @@ class Recommender:
         self.scorer = scorer
         self.recent_items = recent_items
 
+    @classmethod
+    def build(
+        cls,
+        model: ModelArrays,
+        scorer: CandidateScorer,
+        serving: ServingConfig,
+        source_names: Sequence[str] | None = None,
+    ) -> Recommender:
+        """The one place a recommender is composed: training, evaluation, batch and the handlers all come here."""
+        counts = {n: c for n, c in serving.sources.items() if source_names is None or n in source_names}
+        return cls(model, CandidateGenerator.for_model(model, counts), scorer, serving.recent_items)
+
     def user_batch(
         self, users: npt.NDArray[np.int32], recent_items: Ragged | None = None, history: Ragged | None = None
     ) -> UserBatch:
@@ -75,7 +89,7 @@ class Recommender:
         seeds = history.last(self.recent_items)
         if recent_items is not None:
             seeds = seeds.concat(recent_items)
-        return UserBatch(users=users, seeds=seeds)
+        return UserBatch(users=users, has_history=np.diff(history.indptr) > 0, seeds=seeds)
 
     def candidates(self, request: Request) -> tuple[UserBatch, Candidates]:
         history = self.model.seen.take_rows(request.users)  # seeds and seen-item exclusion both read it
@@ -84,7 +98,7 @@ class Recommender:
         if request.exclude is not None:
             excluded = excluded.concat(request.exclude)
         min_backfill = int(request.k.max()) if len(request.k) else 0
-        return batch, self.generator.generate(self.model, batch, excluded, request.allowed, min_backfill=min_backfill)
+        return batch, self.generator.generate(batch, excluded, request.allowed, min_backfill=min_backfill)
 
     def rank(
         self,
@@ -103,6 +117,7 @@ class Recommender:
             rank=rank,
             reason=candidates.reason(keep),
             source_names=candidates.source_names,
+            pair=keep,
         )
 
     def recommend(self, request: Request) -> Ranked:
@@ -112,8 +127,8 @@ class Recommender:
     def rerank(self, user: int, items: Sequence[int], k: int) -> Ranked:
         """Score a caller's own list for one user; items are internal indices, all known."""
         batch = self.user_batch(np.asarray([user], dtype=np.int32))
-        scored = self.generator.score_sources(self.model, batch)
-        full = self.generator.generate(self.model, batch, Ragged.empty(1), scored=scored)
+        scored = self.generator.score_sources(batch)
+        full = self.generator.generate(batch, Ragged.empty(1), scored=scored)
         wanted = np.asarray(items, dtype=np.int32)
         rows = np.zeros(len(wanted), dtype=np.int64)
         # every source's score for the wanted items; ranks where the source would have proposed them

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 from recsys import artifacts as A
-from recsys.serving import runtime
-from recsys.serving.local_context import LocalLambdaContext
+from recsys.runtime import container as runtime
+from recsys.runtime.local_context import LocalLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -6,6 +6,7 @@ import copy
 import gzip
 import io
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import batch_scoring_handler
@@ -14,8 +15,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from recsys.batch.job import BatchInputError
-from recsys.errors import ModelUnavailableError
-from recsys.serving.local_context import LocalLambdaContext
+from recsys.errors import InputDataError, ModelUnavailableError
+from recsys.runtime.local_context import LocalLambdaContext
 
 from ..conftest import load_event
 
@@ -269,3 +270,21 @@ def test_nothing_is_ever_written_under_input(
     batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BATCH)["Contents"]]
     assert [k for k in keys if k.startswith("input/")] == ["input/users.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"Records": [{"eventName": "ObjectCreated:Put"}]}, "Records.0.s3: Field required"),
+        ({"Records": "nope"}, "Records: Input should be a valid list"),
+        ({"action": "score_range", "bucket": "b", "key": "input/a.csv", "part": 0}, "start: Field required"),
+        ({"action": "finalize", "results": []}, "input: Field required"),
+        ({"action": "explode"}, "batch task 'explode'"),
+        ([], "not an S3 notification"),
+    ],
+)
+def test_half_shaped_events_fail_with_the_missing_field_named(
+    event: Any, message: str, lambda_context: LocalLambdaContext
+) -> None:
+    with pytest.raises(InputDataError, match=re.escape(message)):
+        batch_scoring_handler.handler(event, lambda_context)

@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from recsys.serving import runtime
+from recsys.runtime import container as runtime
 from recsys.store.lifecycle import publish
 from recsys.store.s3 import S3ModelStore
 from recsys.train.pipeline import TrainJob

@@ -11,6 +11,7 @@ from recsys import artifacts as A
 from recsys.cli import main
 from recsys.errors import ModelUnavailableError, PromotionRefusedError
 from recsys.recommender import Request
+from recsys.sources import als
 from recsys.store.lifecycle import list_versions, publish, rollback
 from recsys.store.provider import ModelProvider, S3Source
 from recsys.store.s3 import S3ModelStore
@@ -51,7 +52,8 @@ def test_publish_then_load_and_recommend(s3: S3Client, tmp_path: Path, variants:
     assert store.current_version() == "v1-a"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="recsys/models/")["Contents"]}
     assert "recsys/models/CURRENT" in keys
-    assert {f"recsys/models/v1-a/{name}" for name in (*A.SERVING_FILES, A.MANIFEST)} <= keys
+    required = A.Manifest.read(variants["a"]).serving.required_files()
+    assert {f"recsys/models/v1-a/{name}" for name in (*required, A.MANIFEST)} <= keys
 
     model = provider(tmp_path).get()
     assert model.version == "v1-a"
@@ -155,7 +157,7 @@ def test_a_damaged_new_version_leaves_the_old_one_serving(
     s3: S3Client, tmp_path: Path, variants: dict[str, Path], damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     store, clock, serving = serving_a_then_publish_b(tmp_path, variants)
-    key = store.key("v2-b", A.ALS_ITEM_FACTORS)
+    key = store.key("v2-b", als.ITEM_FACTORS)
     if damage == "corrupt":
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"not the factors")
     else:

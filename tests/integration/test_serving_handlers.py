@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import rerank_handler
 from recsys.loaded import LoadedModel
-from recsys.serving.local_context import LocalLambdaContext
-from recsys.serving.runtime import get_provider
-from recsys.serving.telemetry import logger
+from recsys.ranking.scorers import LightGBMScorer
+from recsys.runtime.container import get_provider
+from recsys.runtime.local_context import LocalLambdaContext
+from recsys.runtime.telemetry import logger
 
 from ..conftest import load_event
 
@@ -111,9 +112,10 @@ def test_filters_apply_before_top_k(published_demo: str, lambda_context: LocalLa
     _, horror = call(rerank_handler.handler, with_query(base, k="25", genre="Horror"), lambda_context)
     assert_ranked(horror, 25, published_demo)
     loaded = model()
-    column = loaded.arrays.tag_names.index("genres=Horror")
+    tables = loaded.arrays.feature_tables()
+    column = tables.tag_names.index("genres=Horror")
     indices = loaded.arrays.items.lookup([i["item_id"] for i in horror["items"]])
-    assert (loaded.arrays.item_tags[indices, column] == 1).all()
+    assert (tables.item_tags[indices, column] == 1).all()
 
     _, with_seen = call(rerank_handler.handler, with_query(base, k="100", exclude_seen="false"), lambda_context)
     assert seen_ids("185") & {i["item_id"] for i in with_seen["items"]}
@@ -177,9 +179,17 @@ def test_health_and_model(published_demo: str, lambda_context: LocalLambdaContex
     assert status == 200
     assert body["model_version"] == published_demo
     assert body["metrics"]["two_stage"]["ndcg@10"] > 0
+    assert body["sources"] == ["als", "covisit", "popularity"]
+    # the candidates function loads its own, stage-1-only model on first use (a separate container on Lambda)
     status, body = call(candidates_handler.handler, {"action": "health"}, lambda_context)
-    assert status == 200
+    assert (status, body) == (200, {"status": "ok", "model_version": None})
+    status, body = call(candidates_handler.handler, {"action": "model"}, lambda_context)
+    assert (status, body["model_version"]) == (200, published_demo)
+    status, body = call(candidates_handler.handler, {"action": "health"}, lambda_context)
     assert body == {"status": "ok", "model_version": published_demo}
+    loaded = get_provider(with_ranker=False).get()
+    assert loaded.arrays.features is None  # no feature tables, no ranker in the candidates function
+    assert not isinstance(loaded.recommender.scorer, LightGBMScorer)
 
 
 @pytest.mark.parametrize(
@@ -243,6 +253,10 @@ def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context
     status, body = call(rerank_handler.handler, {"user_id": "185", "exclude_seen": "perhaps"}, lambda_context)
     assert status == 422
     assert "exclude_seen" in body["error"]["message"]
+    for not_an_object in ([], "x", 42, None, [{"user_id": "185"}]):
+        answer = rerank_handler.handler(not_an_object, lambda_context)
+        assert answer["status"] == 422, not_an_object
+        assert "must be a JSON object" in answer["error"]["message"]
 
 
 def test_unknown_route_is_a_json_404(published_demo: str, lambda_context: LocalLambdaContext) -> None:

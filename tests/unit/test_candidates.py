@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from recsys.engine import build_recommender
 from recsys.loaded import LoadedModel
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import ReciprocalRankFusion
-from recsys.recommender import Request
+from recsys.recommender import Recommender, Request
+from recsys.sources.covisit import LoadedCovisit
+from recsys.sources.popularity import LoadedPopularity
 from recsys.train.pipeline import TrainJob
 
 
@@ -49,17 +50,21 @@ def test_every_source_contributes_and_ranks_are_kept(model: LoadedModel) -> None
 
 
 def test_unknown_user_gets_popularity_and_covisitation_of_recent_items(model: LoadedModel) -> None:
-    recommender = build_recommender(model.arrays, ReciprocalRankFusion(), model.manifest.serving)
+    recommender = Recommender.build(model.arrays, ReciprocalRankFusion(), model.manifest.serving)
     _, cold = recommender.candidates(_request([-1]))
     assert np.isnan(cold.ranks[:, 0]).all()  # no ALS opinion
     assert np.isnan(cold.ranks[:, 1]).all()  # no seeds, no co-visitation
-    top_popular = np.argsort(-model.arrays.popularity, kind="stable")[:20]
+    popularity = model.arrays.sources["popularity"]
+    assert isinstance(popularity, LoadedPopularity)
+    top_popular = np.argsort(-popularity.vector, kind="stable")[:20]
     assert set(top_popular.tolist()) <= set(cold.item.tolist())
 
-    seed = int(np.argmax((model.arrays.covisit_items >= 0).sum(axis=1)))
+    covisit = model.arrays.sources["covisit"]
+    assert isinstance(covisit, LoadedCovisit)
+    seed = int(np.argmax((covisit.neighbours >= 0).sum(axis=1)))
     _, warmed = recommender.candidates(_request([-1], recent_items=Ragged.from_lists([[seed]])))
     covisit_items = set(warmed.item[~np.isnan(warmed.ranks[:, 1])].tolist())
-    neighbours = set(model.arrays.covisit_items[seed][model.arrays.covisit_items[seed] >= 0].tolist())
+    neighbours = set(covisit.neighbours[seed][covisit.neighbours[seed] >= 0].tolist())
     assert covisit_items and covisit_items <= neighbours
 
 

@@ -20,11 +20,13 @@ def test_synthetic_model_directory_is_complete_and_verified(synthetic_run: Train
     manifest = A.Manifest.read(synthetic_run.out)
     manifest.check_complete()
     A.verify_files(synthetic_run.out, manifest)
-    assert {f.name for f in manifest.files} >= set(A.SERVING_FILES)
+    assert {f.name for f in manifest.files} >= set(manifest.serving.required_files())
+    assert manifest.serving.source_names == ("als", "covisit", "popularity")
     assert "item_meta_release_day" in manifest.features  # numeric metadata became a feature
     assert "item_cat_studio" in manifest.features  # low-cardinality text became a category
     assert "genres_match" in manifest.features  # a list column became tags
-    for system in ("popularity", "als", "stage1", "two_stage"):
+    assert manifest.metrics["systems"] == ["als", "covisit", "popularity", "stage1", "two_stage"]
+    for system in manifest.metrics["systems"]:
         for segment in ("all", "warm", "cold"):
             assert set(manifest.metrics[system][segment]) >= {
                 "ndcg@10",
@@ -88,7 +90,7 @@ def test_rerun_of_one_step_reuses_the_run_directory(
         (["train", "--interactions", "nope.csv", "--out", "m"], "nope.csv: file not found"),
         (["train", "--out", "m"], "the following arguments are required: --interactions"),
         (["evaluate", "--model", "/nonexistent"], "no manifest.json"),
-        (["train", "--interactions", "x.csv", "--out", "m", "--set", "als.factors=-1"], "config als.factors"),
+        (["train", "--interactions", "x.csv", "--out", "m", "--set", "sources.als.factors=-1"], "sources.als.factors"),
         (["train", "--interactions", "x.csv", "--out", "m", "--steps", "bogus"], "unknown step(s) bogus"),
     ],
 )

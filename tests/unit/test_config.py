@@ -8,16 +8,18 @@ from recsys.errors import ConfigError
 def test_defaults_come_from_the_versioned_file() -> None:
     settings = load_settings()
     assert settings.split.t1_fraction == 0.8
-    assert settings.candidates.als == 100
+    assert settings.candidates.sources == ("als", "covisit", "popularity")
+    assert settings.serving_config().sources == {"als": 100, "covisit": 100, "popularity": 100}
     assert settings.evaluate.k == (10, 50)
 
 
 def test_file_then_set_overrides_apply_in_order(tmp_path: Path) -> None:
     override = tmp_path / "override.toml"
-    override.write_text("[als]\nfactors = 16\niterations = 3\n")
-    settings = load_settings(override, ["als.factors=8", 'split.t1="2024-01-10"', 'split.t2="2024-01-20"'])
-    assert settings.als.factors == 8
-    assert settings.als.iterations == 3
+    override.write_text("[sources.als]\nfactors = 16\niterations = 3\n")
+    settings = load_settings(override, ["sources.als.factors=8", 'split.t1="2024-01-10"', 'split.t2="2024-01-20"'])
+    assert settings.source("als").model_dump()["factors"] == 8
+    assert settings.source("als").model_dump()["iterations"] == 3
+    assert settings.source("als").candidates == 100  # the rest of the section keeps its defaults
     assert settings.split.t1 is not None and settings.split.t1.day == 10
 
 
@@ -30,8 +32,12 @@ def test_json_override_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("als.factors=0", "config als.factors"),
-        ("als.nope=1", "config als.nope"),
+        ("sources.als.factors=0", "sources.als.factors: Input should be greater than or equal to 2"),
+        ("sources.als.nope=1", "sources.als.nope: Extra inputs"),
+        ("sources.bogus.x=1", r"\[sources.bogus\]: no such source; registered: als, covisit, popularity"),
+        ("als.factors=8", "config als: Extra inputs"),  # the pre-0.2 layout is refused, not ignored
+        ('candidates.sources=["als"]', "needs a backfill source"),
+        ('candidates.sources=["als", "nope", "popularity"]', "unknown source"),
         ("split.t1_fraction=0.95", "t1_fraction must be below"),
         ("factors", "expected section.key=value"),
     ],

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from recsys.metrics import candidate_recall, ranking_metrics, top_k_agreement
+from recsys.offline_metrics import candidate_recall, ranking_metrics, top_k_agreement
 from recsys.ragged import Ragged
 
 # user 0: relevant {1, 3}; list [1, 2, 3] -> hits at ranks 1 and 3

@@ -7,11 +7,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from recsys import artifacts as A
+from recsys.artifacts import ShortlistConfig
+from recsys.config import load_settings
 from recsys.errors import ModelIntegrityError
+from recsys.features.arrays import tag_groups
 from recsys.features.assemble import assemble
 from recsys.loaded import LoadedModel
-from recsys.model import ModelArrays, tag_groups
-from recsys.ranking.scorers import LightGBMScorer, Shortlist
+from recsys.model import ModelArrays
+from recsys.ranking.scorers import LightGBMScorer
 from recsys.ranking.topk import top_k_per_row
 from recsys.recommender import Request
 from recsys.train.pipeline import TrainJob
@@ -40,7 +43,7 @@ def test_a_model_whose_tag_groups_interleave_fails_at_load(synthetic_run: TrainJ
         names[2] = "other=x"  # genres=..., other=x, genres=...: the genres columns are no longer one range
         pq.write_table(table.rename_columns(names), copy / name)
     with pytest.raises(ModelIntegrityError, match="not next to each other"):
-        ModelArrays.load(copy)
+        ModelArrays.load(copy, source_names=A.Manifest.read(copy).serving.source_names)
 
 
 def test_top_k_per_row_breaks_ties_by_item_and_never_picks_minus_infinity() -> None:
@@ -57,7 +60,7 @@ def test_shortlist_finishes_each_rows_best_pairs_with_the_one_pass_score(model: 
     iterations = booster.current_iteration()
     assert iterations >= 8
     one_pass = LightGBMScorer(booster)
-    shortlisted = LightGBMScorer(booster, Shortlist(trees=iterations // 4, size=SIZE))
+    shortlisted = LightGBMScorer(booster, ShortlistConfig(trees=iterations // 4, size=SIZE))
     users = np.arange(60, dtype=np.int32)
     users[-10:] = -1  # unknown users too
     k = np.full(len(users), 10, dtype=np.int64)
@@ -82,10 +85,8 @@ def test_shortlist_finishes_each_rows_best_pairs_with_the_one_pass_score(model: 
 
 
 def test_shortlist_is_read_from_the_manifest_and_skipped_when_it_would_cover_every_tree(model: LoadedModel) -> None:
-    assert model.manifest.serving["shortlist"] == {"trees": 4, "size": 50}  # tests/conftest.py FAST
-    assert Shortlist.from_config(model.manifest.serving) == Shortlist(trees=4, size=50)
-    assert model.recommender.scorer.shortlist == Shortlist(trees=4, size=50)  # type: ignore[attr-defined]
-    assert Shortlist.from_config({}) is None  # models published before the shortlist existed
-    assert Shortlist.from_config({"shortlist": {"trees": 0, "size": 50}}) is None
+    assert model.manifest.serving.shortlist == ShortlistConfig(trees=4, size=50)  # tests/conftest.py FAST
+    assert model.recommender.scorer.shortlist == ShortlistConfig(trees=4, size=50)  # type: ignore[attr-defined]
+    assert load_settings(overrides=["ranker.shortlist_trees=0"]).serving_config().shortlist is None
     booster = model.recommender.scorer.booster  # type: ignore[attr-defined]
-    assert LightGBMScorer(booster, Shortlist(trees=booster.current_iteration(), size=5)).shortlist is None
+    assert LightGBMScorer(booster, ShortlistConfig(trees=booster.current_iteration(), size=5)).shortlist is None

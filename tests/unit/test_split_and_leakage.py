@@ -28,7 +28,7 @@ def test_cutoffs_by_fraction_and_by_date() -> None:
 
 def _fit_until_features(tmp_path: Path, interactions: Path, items: Path) -> RunDir:
     run = RunDir(tmp_path / "run")
-    job = TrainJob(interactions, items, tmp_path / "model", run, load_settings(overrides=["als.iterations=3"]))
+    job = TrainJob(interactions, items, tmp_path / "model", run, load_settings(overrides=["sources.als.iterations=3"]))
     run_pipeline(job, only=["prepare", "split", "stage1", "features"], show_progress=False)
     return run
 

@@ -1,17 +1,19 @@
-"""The event shapes BatchScoringFunction accepts.
+"""The events BatchScoringFunction accepts, parsed by pydantic models (a missing field is a
+validation error, never a KeyError).
 
 - S3 `ObjectCreated` notifications (keys URL-encoded with `+` for spaces: `unquote_plus`);
   the `s3:TestEvent` S3 sends when a notification is configured is skipped.
 - Step Functions tasks of the Distributed Map in template.yaml:
-  {"action": "plan", "bucket", "key"} -> row ranges; {"action": "score_range", ...one range};
-  {"action": "finalize", "bucket", "key", "etag", "results": [...]} -> `_SUCCESS.json`.
+  {"action": "plan", "bucket", "key", ...} -> row ranges; {"action": "score_range", ...one range};
+  {"action": "finalize", "input": {...}, "results": [...]} -> `_SUCCESS.json`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from recsys.errors import InputDataError
 
@@ -19,12 +21,15 @@ INPUT_PREFIX = "input/"
 SUFFIXES = (".jsonl", ".csv", ".parquet", ".jsonl.gz", ".csv.gz")
 
 
-@dataclass(frozen=True)
-class InputObject:
-    bucket: str
-    key: str
-    etag: str
-    size: int = 0
+class InputObject(BaseModel):
+    """One uploaded file to score."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    bucket: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    etag: str = ""
+    size: int = Field(0, ge=0)
 
     @property
     def name(self) -> str:
@@ -38,33 +43,99 @@ class InputObject:
                 return name[: -len(suffix)]
         return name.rsplit(".", 1)[0]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"bucket": self.bucket, "key": self.key, "etag": self.etag, "size": self.size}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InputObject:
-        try:
-            return cls(str(data["bucket"]), str(data["key"]), str(data.get("etag", "")), int(data.get("size", 0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputDataError(f"batch event lacks {exc}: needs bucket and key") from None
+    @property
+    def source(self) -> InputObject:
+        """Just the object (a task class adds its own fields)."""
+        return InputObject(bucket=self.bucket, key=self.key, etag=self.etag, size=self.size)
 
 
-def is_test_event(event: dict[str, Any]) -> bool:
-    return event.get("Event") == "s3:TestEvent"
+# -- S3 notifications (only the fields we read) -----------------------------------------------
+class _Bucket(BaseModel):
+    name: str
 
 
-def s3_objects(event: dict[str, Any]) -> list[InputObject]:
+class _Object(BaseModel):
+    key: str
+    size: int = 0
+    eTag: str = ""  # noqa: N815 - S3's own field name
+
+
+class _S3(BaseModel):
+    bucket: _Bucket
+    object: _Object
+
+
+class _Record(BaseModel):
+    eventName: str  # noqa: N815
+    s3: _S3
+
+
+class S3Notification(BaseModel):
+    Records: list[_Record]
+
+
+# -- Distributed Map tasks ---------------------------------------------------------------------
+class PlanTask(InputObject):
+    action: Literal["plan"]
+
+
+class ScoreRangeTask(InputObject):
+    action: Literal["score_range"]
+    part: int = Field(ge=0)
+    start: int = Field(ge=0)
+    stop: int = Field(ge=0)
+
+
+class RangeResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    part: int
+    rows_read: int
+    rows_scored: int
+    rows_failed: int
+
+
+class FinalizeTask(BaseModel):
+    action: Literal["finalize"]
+    input: InputObject
+    results: list[RangeResult]
+    started: float | None = None
+
+
+Task = Annotated[PlanTask | ScoreRangeTask | FinalizeTask, Field(discriminator="action")]
+_TASK = TypeAdapter(Task)
+
+
+def is_test_event(event: Any) -> bool:
+    return isinstance(event, dict) and event.get("Event") == "s3:TestEvent"
+
+
+def parse_task(event: dict[str, Any]) -> PlanTask | ScoreRangeTask | FinalizeTask:
+    try:
+        return _TASK.validate_python(event)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputDataError(f"batch task {event.get('action')!r}: {where}: {first['msg']}") from None
+
+
+def s3_objects(event: Any) -> list[InputObject]:
     """Objects named by an S3 notification that this function should score."""
+    try:
+        notification = S3Notification.model_validate(event)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputDataError(f"not an S3 notification or batch task: {where}: {first['msg']}") from None
     objects = []
-    for record in event.get("Records", []):
-        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+    for record in notification.Records:
+        if not record.eventName.startswith("ObjectCreated"):
             continue
-        s3 = record["s3"]
-        key = unquote_plus(s3["object"]["key"])
+        key = unquote_plus(record.s3.object.key)
         if key.startswith(INPUT_PREFIX) and key.lower().endswith(SUFFIXES):
             objects.append(
                 InputObject(
-                    s3["bucket"]["name"], key, str(s3["object"].get("eTag", "")), int(s3["object"].get("size", 0))
+                    bucket=record.s3.bucket.name, key=key, etag=record.s3.object.eTag, size=record.s3.object.size
                 )
             )
     return objects

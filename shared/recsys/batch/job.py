@@ -26,12 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recsys.batch.events import INPUT_PREFIX, InputObject
+from recsys.batch.events import INPUT_PREFIX, InputObject, RangeResult
 from recsys.batch.rows import RowRules, count_rows, kind_of, read_chunks
+from recsys.batch.settings import BatchSettings
+from recsys.bulk import score_users
 from recsys.errors import InputDataError, RecsysError
 from recsys.loaded import LoadedModel
-from recsys.scoring import score_users
-from recsys.serving.settings import ServingSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -51,7 +51,7 @@ class BatchInputError(RecsysError):
 @dataclass
 class BatchJob:
     model: LoadedModel
-    settings: ServingSettings
+    settings: BatchSettings
     client: S3Client
 
     # -- layout -------------------------------------------------------------------------------
@@ -103,10 +103,10 @@ class BatchJob:
             self._clear_stale(source)
         step = self.settings.batch_rows_per_range
         ranges = [
-            {**source.to_dict(), "part": part, "start": start, "stop": min(start + step, total)}
+            {**source.model_dump(), "part": part, "start": start, "stop": min(start + step, total)}
             for part, start in enumerate(range(0, max(total, 1), step))
         ]
-        return {"input": source.to_dict(), "rows": total, "ranges": ranges, "started": time.time()}
+        return {"input": source.model_dump(), "rows": total, "ranges": ranges, "started": time.time()}
 
     def score_range(self, source: InputObject, part: int, start: int = 0, stop: int | None = None) -> dict[str, Any]:
         """Score rows [start, stop): parts written one chunk at a time; this range's errors kept aside."""
@@ -132,7 +132,7 @@ class BatchJob:
             self._put(source.bucket, f"{prefix}_errors/{part:05d}.jsonl", errors.getvalue(), "application/x-ndjson")
         return counts
 
-    def finalize(self, source: InputObject, results: list[dict[str, Any]], started: float) -> dict[str, Any]:
+    def finalize(self, source: InputObject, results: list[RangeResult], started: float) -> dict[str, Any]:
         """Gather the ranges' errors into errors.jsonl, then write `_SUCCESS.json` last."""
         prefix = self.prefix(source)
         error_keys = sorted(self._keys(source.bucket, prefix + "_errors/"))
@@ -141,13 +141,13 @@ class BatchJob:
         for key in error_keys:
             self.client.delete_object(Bucket=source.bucket, Key=key)
         summary = {
-            "input": source.to_dict(),
+            "input": source.model_dump(),
             "model_version": self.model.version,
             "output_prefix": f"s3://{source.bucket}/{prefix}",
             "format": self.settings.batch_output_format,
-            "rows_read": sum(r["rows_read"] for r in results),
-            "rows_scored": sum(r["rows_scored"] for r in results),
-            "rows_failed": sum(r["rows_failed"] for r in results),
+            "rows_read": sum(r.rows_read for r in results),
+            "rows_scored": sum(r.rows_scored for r in results),
+            "rows_failed": sum(r.rows_failed for r in results),
             "parts": len(self._keys(source.bucket, prefix + "part-")),
             "seconds": round(time.time() - started, 3),
         }
@@ -161,7 +161,7 @@ class BatchJob:
         if done is not None:
             return {**done, "skipped": "already scored (same input ETag)"}
         self._clear_stale(source)
-        return self.finalize(source, [self.score_range(source, part=0)], started)
+        return self.finalize(source, [RangeResult.model_validate(self.score_range(source, part=0))], started)
 
     # -- internals ----------------------------------------------------------------------------
     def _clear_stale(self, source: InputObject) -> None:

@@ -1,40 +1,44 @@
-"""BatchScoringFunction: S3 notifications, and the Distributed Map's plan / score_range / finalize tasks."""
+"""BatchScoringFunction: S3 `input/` uploads and the Distributed Map's tasks -> scored parquet in `output/`.
+
+It imports no HTTP stack: the model provider, settings and telemetry come from `recsys.runtime`.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recsys import aws
-from recsys.batch.events import InputObject, is_test_event, s3_objects
+from recsys.batch.events import FinalizeTask, InputObject, PlanTask, is_test_event, parse_task, s3_objects
 from recsys.batch.job import BatchJob
-from recsys.serving.lambda_entry import Handler
-from recsys.serving.runtime import get_provider, get_settings
-from recsys.serving.telemetry import logger, metrics, tracer
+from recsys.batch.settings import get_batch_settings
+from recsys.runtime.container import get_provider
+from recsys.runtime.lambda_handler import Event, Handler, instrumented
+from recsys.runtime.telemetry import logger, metrics
 
 
 def _job() -> BatchJob:
     # the model first: with none, the invocation fails before anything is written
     model = get_provider().get()
-    return BatchJob(model, get_settings(), aws.s3())
+    return BatchJob(model, get_batch_settings(), aws.s3())
 
 
 def _dispatch(source: InputObject) -> dict[str, Any]:
-    settings = get_settings()
+    settings = get_batch_settings()
     if source.size > settings.batch_inline_max_bytes and settings.batch_state_machine_arn:
         sfn = aws.stepfunctions()
         name = f"{source.stem[:40]}-{source.etag[:16]}".replace(".", "-")
         try:
             execution = sfn.start_execution(
-                stateMachineArn=settings.batch_state_machine_arn, name=name, input=json.dumps(source.to_dict())
+                stateMachineArn=settings.batch_state_machine_arn, name=name, input=json.dumps(source.model_dump())
             )
         except sfn.exceptions.ExecutionAlreadyExists:
-            return {"input": source.to_dict(), "skipped": "execution already started for this upload"}
-        return {"input": source.to_dict(), "state_machine_execution": execution["executionArn"]}
+            return {"input": source.model_dump(), "skipped": "execution already started for this upload"}
+        return {"input": source.model_dump(), "state_machine_execution": execution["executionArn"]}
     summary = _job().run(source)
     if "skipped" not in summary:
         metrics.add_metric(name="batch_rows_scored", unit=MetricUnit.Count, value=summary["rows_scored"])
@@ -42,31 +46,24 @@ def _dispatch(source: InputObject) -> dict[str, Any]:
     return summary
 
 
-def handle(event: dict[str, Any]) -> dict[str, Any]:
+def handle(event: Event) -> dict[str, Any]:
     if is_test_event(event):
         return {"skipped": "s3:TestEvent"}
-    action = event.get("action")
-    if action == "plan":
-        return _job().plan(InputObject.from_dict(event))
-    if action == "score_range":
-        return _job().score_range(
-            InputObject.from_dict(event), int(event["part"]), int(event["start"]), int(event["stop"])
-        )
-    if action == "finalize":
-        return _job().finalize(
-            InputObject.from_dict(event["input"]), list(event["results"]), float(event.get("started", time.time()))
-        )
+    if isinstance(event, dict) and "action" in event:
+        task = parse_task(event)
+        if isinstance(task, PlanTask):
+            return _job().plan(task.source)
+        if isinstance(task, FinalizeTask):
+            return _job().finalize(task.input.source, task.results, task.started or time.time())
+        return _job().score_range(task.source, task.part, task.start, task.stop)
     return {"results": [_dispatch(source) for source in s3_objects(event)]}
 
 
 def make_handler() -> Handler:
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        metrics.add_metric(name="invocations", unit=MetricUnit.Count, value=1)
+    def handle_logged(event: Event, context: LambdaContext) -> dict[str, Any]:
         result = handle(event)
-        logger.info("batch event handled", extra={"action": event.get("action", "s3"), "result_keys": sorted(result)})
+        action = event.get("action", "s3") if isinstance(event, dict) else "?"
+        logger.info("batch event handled", extra={"action": action, "result_keys": sorted(result)})
         return result
 
-    return cast(Handler, handler)
+    return instrumented(handle_logged)

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from recsys.candidates.sources import (
-    AlsSource,
-    CandidateSource,
-    CoVisitationSource,
-    Exclusions,
-    PopularitySource,
-    SourceScores,
-    UserBatch,
-)
+from recsys import sources as registry
+from recsys.candidates.base import Exclusions, LoadedSource, SourceScores, UserBatch
 from recsys.model import ModelArrays
 from recsys.ragged import Ragged
 
 F32 = npt.NDArray[np.float32]
 
 
-def default_sources() -> tuple[CandidateSource, ...]:
-    return (AlsSource(), CoVisitationSource(), PopularitySource())
+@dataclass(frozen=True)
+class SourceSlot:
+    """One configured source of a model: its loaded arrays and how many candidates it proposes."""
+
+    name: str
+    loaded: LoadedSource
+    count: int
+    backfill: bool
 
 
 @dataclass(frozen=True)
@@ -55,20 +54,28 @@ class Candidates:
 class CandidateGenerator:
     """Runs every source, removes excluded items, keeps each source's top-N, and takes the union."""
 
-    def __init__(self, sources: Sequence[CandidateSource], counts: dict[str, int]) -> None:
-        self.sources = tuple(sources)
-        self.counts = {s.name: int(counts[s.name]) for s in self.sources}
+    def __init__(self, slots: Sequence[SourceSlot], n_items: int) -> None:
+        self.slots = tuple(slots)
+        self.n_items = n_items
+
+    @classmethod
+    def for_model(cls, model: ModelArrays, counts: Mapping[str, int]) -> CandidateGenerator:
+        """The sources named in `counts` (in its order), each proposing its count."""
+        slots = [
+            SourceSlot(name, model.sources[name], int(count), registry.get(name).backfill)
+            for name, count in counts.items()
+        ]
+        return cls(slots, model.n_items)
 
     @property
     def source_names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.sources)
+        return tuple(slot.name for slot in self.slots)
 
-    def score_sources(self, model: ModelArrays, batch: UserBatch) -> list[SourceScores]:
-        return [source.score(model, batch) for source in self.sources]
+    def score_sources(self, batch: UserBatch) -> list[SourceScores]:
+        return [slot.loaded.score(batch) for slot in self.slots]
 
     def generate(
         self,
-        model: ModelArrays,
         batch: UserBatch,
         excluded: Ragged,
         allowed: npt.NDArray[np.bool_] | None = None,
@@ -76,28 +83,26 @@ class CandidateGenerator:
         scored: list[SourceScores] | None = None,
     ) -> Candidates:
         """Each source's top-N without excluded items, merged; every pair keeps every source's score and rank."""
-        n_items = model.n_items
-        scored = self.score_sources(model, batch) if scored is None else scored
+        n_items = self.n_items
+        scored = self.score_sources(batch) if scored is None else scored
         exclusions = Exclusions(np.unique(excluded.row_ids() * n_items + excluded.values), allowed)
         picked: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
-        for source, scores in zip(self.sources, scored, strict=True):
-            count = self.counts[source.name]
-            if source.backfill:
-                count = max(count, min_backfill)
+        for slot, scores in zip(self.slots, scored, strict=True):
+            count = max(slot.count, min_backfill) if slot.backfill else slot.count
             picked.append(scores.top(exclusions, count))
 
         keys = np.concatenate([rows * n_items + items for rows, items in picked])
         unique_keys, inverse = np.unique(keys, return_inverse=True)
         row = unique_keys // n_items
         item = (unique_keys % n_items).astype(np.int32)
-        ranks = np.full((len(unique_keys), len(self.sources)), np.nan, dtype=np.float32)
+        ranks = np.full((len(unique_keys), len(self.slots)), np.nan, dtype=np.float32)
         start = 0
         for s, (rows, _) in enumerate(picked):
             # picked lists are best-first within each row: a pair's rank is its offset from the row start
             offsets = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
             ranks[inverse[start : start + len(rows)], s] = offsets
             start += len(rows)
-        scores_out = np.empty((len(unique_keys), len(self.sources)), dtype=np.float32)
+        scores_out = np.empty((len(unique_keys), len(self.slots)), dtype=np.float32)
         for s, scores in enumerate(scored):
             scores_out[:, s] = scores.at(row, item)
         return Candidates(row, item, scores_out, ranks, self.source_names)

@@ -9,8 +9,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from recsys import sources as registry
+from recsys.artifacts import ServingConfig, ShortlistConfig
+from recsys.candidates.base import SourceSettings
 from recsys.errors import ConfigError
 
 
@@ -36,28 +39,26 @@ class SplitSettings(_Section):
 
 
 class CandidateSettings(_Section):
-    als: int = Field(100, ge=0, le=5000)
-    covisit: int = Field(100, ge=0, le=5000)
-    popularity: int = Field(100, ge=1, le=5000)
+    #: the registered sources to fit and serve, in this order (their columns in the ranker follow it)
+    sources: tuple[str, ...] = ("als", "covisit", "popularity")
     recent_items: int = Field(10, ge=1, le=500)
+    #: sources that answer /items/{id}/similar, asked in this order until k items are found
+    similar: tuple[str, ...] = ("covisit", "als")
 
-
-class AlsSettings(_Section):
-    factors: int = Field(64, ge=2, le=1024)
-    regularization: float = Field(0.05, ge=0)
-    iterations: int = Field(15, ge=1, le=200)
-    alpha: float = Field(1.0, ge=0)
-    random_state: int = 42
-
-
-class CovisitSettings(_Section):
-    neighbours: int = Field(50, ge=1, le=1000)
-    window_days: float = Field(14.0, gt=0)
-    max_history: int = Field(50, ge=2, le=1000)
-
-
-class PopularitySettings(_Section):
-    half_life_days: float = Field(7.0, gt=0)
+    @model_validator(mode="after")
+    def _known(self) -> CandidateSettings:
+        known = registry.registered()
+        unknown = [name for name in (*self.sources, *self.similar) if name not in known]
+        if unknown:
+            raise ValueError(f"unknown source(s) {', '.join(unknown)}; registered: {', '.join(known)}")
+        if len(set(self.sources)) != len(self.sources) or not self.sources:
+            raise ValueError("candidates.sources must name at least one source, each once")
+        if not any(registry.get(name).backfill for name in self.sources):
+            raise ValueError("candidates.sources needs a backfill source (e.g. popularity) for users without history")
+        missing = [name for name in self.similar if name not in self.sources]
+        if missing:
+            raise ValueError(f"candidates.similar names {', '.join(missing)}, which candidates.sources does not use")
+        return self
 
 
 class FeatureSettings(_Section):
@@ -91,12 +92,54 @@ class EvaluateSettings(_Section):
 class TrainSettings(_Section):
     split: SplitSettings = SplitSettings()
     candidates: CandidateSettings = CandidateSettings()
-    als: AlsSettings = AlsSettings()
-    covisit: CovisitSettings = CovisitSettings()
-    popularity: PopularitySettings = PopularitySettings()
+    #: `[sources.<name>]`: each source's own section, validated by its `settings_model`
+    sources: dict[str, SerializeAsAny[SourceSettings]] = Field(default_factory=dict)
     features: FeatureSettings = FeatureSettings()
     ranker: RankerSettings = RankerSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _source_sections(cls, value: Any) -> dict[str, SourceSettings]:
+        if not isinstance(value, dict):
+            raise ValueError("sources must be a table of [sources.<name>] sections")
+        sections: dict[str, SourceSettings] = {}
+        for name, section in value.items():
+            if name not in registry.registered():
+                raise ValueError(f"[sources.{name}]: no such source; registered: {', '.join(registry.registered())}")
+            model = registry.get(name).settings_model
+            try:
+                sections[name] = section if isinstance(section, model) else model.model_validate(section)
+            except ValidationError as exc:  # say which source: pydantic would report `sources.<field>`
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"sources.{name}.{where}: {first['msg']}") from None
+        return sections
+
+    @model_validator(mode="after")
+    def _every_source_has_settings(self) -> TrainSettings:
+        for name in self.candidates.sources:
+            if name not in self.sources:  # a source left out of the file runs on its defaults
+                self.sources[name] = registry.get(name).settings_model()
+        return self
+
+    def source(self, name: str) -> SourceSettings:
+        """The settings section of one of the configured sources."""
+        return self.sources[name]
+
+    def serving_config(self) -> ServingConfig:
+        """What serving needs of these settings; the manifest stores it as `serving`."""
+        shortlist = self.ranker
+        return ServingConfig(
+            sources={name: self.sources[name].candidates for name in self.candidates.sources},
+            recent_items=self.candidates.recent_items,
+            similar=self.candidates.similar,
+            shortlist=(
+                ShortlistConfig(trees=shortlist.shortlist_trees, size=shortlist.shortlist_size)
+                if shortlist.shortlist_trees > 0
+                else None
+            ),
+        )
 
 
 def _read_layer(path: Path) -> dict[str, Any]:
@@ -158,4 +201,5 @@ def load_settings(config_file: Path | None = None, overrides: list[str] | tuple[
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"config {where}: {first['msg']} ({len(exc.errors())} problem(s) in all)") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"config {where}: {message} ({len(exc.errors())} problem(s) in all)") from None

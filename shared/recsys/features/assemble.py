@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from recsys.candidates.base import UserBatch
 from recsys.candidates.generate import Candidates
-from recsys.candidates.sources import UserBatch
-from recsys.model import ModelArrays, tag_groups
+from recsys.features.arrays import tag_groups
+from recsys.model import ModelArrays
 
 F32 = npt.NDArray[np.float32]
 
@@ -27,10 +28,11 @@ def pair_feature_names(source_names: Sequence[str], tag_names: Sequence[str]) ->
 
 
 def feature_names(model: ModelArrays, source_names: Sequence[str]) -> tuple[str, ...]:
+    tables = model.feature_tables()
     return (
-        *model.user_feature_names,
-        *model.item_feature_names,
-        *pair_feature_names(source_names, model.tag_names),
+        *tables.user_feature_names,
+        *tables.item_feature_names,
+        *pair_feature_names(source_names, tables.tag_names),
     )
 
 
@@ -40,13 +42,14 @@ def assemble(model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F3
     Column-major: filled a column at a time, that is ~3x faster than row-major, and LightGBM
     reads either layout without a copy.
     """
+    tables = model.feature_tables()
     n_pairs, n_sources = len(candidates), len(candidates.source_names)
     users = batch.users[candidates.row]  # -1 selects the last row: the no-history user
-    groups = model.tag_group_columns
-    width = len(model.user_feature_names) + len(model.item_feature_names) + 2 * n_sources + 1 + len(groups)
+    groups = tables.tag_group_columns
+    width = len(tables.user_feature_names) + len(tables.item_feature_names) + 2 * n_sources + 1 + len(groups)
     matrix = np.empty((n_pairs, width), dtype=np.float32, order="F")
     col = 0
-    for block in (model.user_features[users], model.item_features[candidates.item]):
+    for block in (tables.user_features[users], tables.item_features[candidates.item]):
         matrix[:, col : col + block.shape[1]] = block
         col += block.shape[1]
     matrix[:, col : col + n_sources] = candidates.scores
@@ -57,7 +60,7 @@ def assemble(model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F3
     col += 1
     if groups:
         # a user's share of history in each of the item's tags, summed per group
-        products = model.user_tags[users] * model.item_tags[candidates.item]
+        products = tables.user_tags[users] * tables.item_tags[candidates.item]
         for cols in groups.values():
             matrix[:, col] = products[:, cols].sum(axis=1)
             col += 1

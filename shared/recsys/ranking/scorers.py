@@ -6,21 +6,23 @@ does not care which one it holds, so a new ranker plugs in by implementing `Cand
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from recsys.artifacts import ShortlistConfig
+from recsys.candidates.base import UserBatch
 from recsys.candidates.generate import Candidates
-from recsys.candidates.sources import UserBatch
 from recsys.errors import ModelIntegrityError
 from recsys.features.assemble import assemble, feature_names
 from recsys.model import ModelArrays
 from recsys.ranking.topk import top_k_per_row
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -35,40 +37,26 @@ class CandidateScorer(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Shortlist:
-    """Score in two passes: every pair through the first `trees` trees, then only each row's best
-    `size` pairs (never fewer than its k) through the rest.
+class LightGBMScorer:
+    """The LambdaRank booster over the assembled feature matrix; one or two predict calls per batch.
 
-    LambdaRank scores are sums over trees, so a finished pair's score is exactly the one-pass
-    score; the other pairs get -inf. The early trees carry most of the ranking, which is why so
-    few of them pick the shortlist well; `recsys evaluate` reports how often the top 10 match
-    one-pass scoring.
+    With a shortlist, every pair goes through the first `shortlist.trees` trees, then only each
+    row's best `shortlist.size` pairs (never fewer than its k) through the rest. LambdaRank
+    scores are sums over trees, so a finished pair's score is exactly the one-pass score; the
+    other pairs get -inf. The early trees carry most of the ranking, which is why so few of them
+    pick the shortlist well; `recsys evaluate` reports how often the top 10 match one-pass scoring.
     """
 
-    trees: int
-    size: int
-
-    @classmethod
-    def from_config(cls, serving: Mapping[str, Any]) -> Shortlist | None:
-        """The manifest's `serving.shortlist`; models published without one score in one pass."""
-        config = serving.get("shortlist")
-        if not config or int(config["trees"]) == 0:
-            return None
-        return cls(trees=int(config["trees"]), size=int(config["size"]))
-
-
-class LightGBMScorer:
-    """The LambdaRank booster over the assembled feature matrix; one or two predict calls per batch."""
-
-    def __init__(self, booster: lgb.Booster, shortlist: Shortlist | None = None) -> None:
+    def __init__(self, booster: lgb.Booster, shortlist: ShortlistConfig | None = None) -> None:
         self.booster = booster
         self.feature_names: tuple[str, ...] = tuple(booster.feature_name())
         # a shortlist only pays off when trees remain after it
         self.shortlist = shortlist if shortlist and shortlist.trees < booster.current_iteration() else None
 
     @classmethod
-    def load(cls, path: Path, shortlist: Shortlist | None = None) -> LightGBMScorer:
+    def load(cls, path: Path, shortlist: ShortlistConfig | None = None) -> LightGBMScorer:
+        import lightgbm as lgb  # only functions that rank pay for its import (and scipy's)
+
         try:
             booster = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
         except (lgb.basic.LightGBMError, OSError) as exc:
@@ -88,7 +76,7 @@ class LightGBMScorer:
         if len(candidates) == 0:
             return np.zeros(0, dtype=np.float32)
         matrix = assemble(model, batch, candidates)
-        # threads come from OpenMP's default, which serving pins to 1 (see recsys.serving)
+        # threads come from OpenMP's default, which the functions pin to 1 (see recsys.runtime)
         if self.shortlist is None:
             return self._predict(matrix).astype(np.float32)
         trees, size = self.shortlist.trees, self.shortlist.size

@@ -8,7 +8,6 @@ features) is logged with its reason and remembered, and the old model keeps serv
 
 from __future__ import annotations
 
-import logging
 import shutil
 import threading
 import time
@@ -22,16 +21,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from recsys import artifacts as A
 from recsys.errors import ModelIntegrityError, ModelUnavailableError, RecsysError
 from recsys.loaded import LoadedModel
+from recsys.runtime.telemetry import logger
 from recsys.store.s3 import S3ModelStore
-
-log = logging.getLogger(__name__)
 
 
 class ModelSource(Protocol):
     def current_version(self) -> str | None: ...
 
-    def fetch(self, version: str) -> tuple[Path, bool]:
-        """A local folder holding the version's files, and whether they are already verified."""
+    def fetch(self, version: str, with_ranker: bool) -> tuple[Path, bool]:
+        """A local folder holding the version's files (stage 1's only, without the ranker), and whether
+        they are already verified."""
         ...
 
     def describe(self) -> str: ...
@@ -54,12 +53,12 @@ class S3Source:
     def current_version(self) -> str | None:
         return self.store.current_version()
 
-    def fetch(self, version: str) -> tuple[Path, bool]:
-        """Download what /tmp lacks; every file ends up checked against its sha256 exactly once."""
+    def fetch(self, version: str, with_ranker: bool) -> tuple[Path, bool]:
+        """Download what /tmp lacks of what this function reads; every file checked against its sha256 once."""
         manifest = self.store.manifest(version)
-        manifest.check_complete()
+        manifest.check_complete(with_ranker)
         folder = self.cache_dir / version
-        for entry in manifest.files:
+        for entry in manifest.files_for(with_ranker):
             path = folder / entry.name
             if path.is_file() and path.stat().st_size == entry.size and A.sha256_of(path) == entry.sha256:
                 self.stats.reused += 1
@@ -92,7 +91,7 @@ class LocalSource:
     def current_version(self) -> str | None:
         return A.Manifest.read(self.model_dir).version if (self.model_dir / A.MANIFEST).is_file() else None
 
-    def fetch(self, version: str) -> tuple[Path, bool]:
+    def fetch(self, version: str, with_ranker: bool) -> tuple[Path, bool]:
         return self.model_dir, False
 
     def describe(self) -> str:
@@ -105,12 +104,14 @@ class ModelProvider:
         source: ModelSource,
         refresh_seconds: float = 60.0,
         pinned_version: str | None = None,
+        with_ranker: bool = True,
         background: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
         self.refresh_seconds = refresh_seconds
         self.pinned_version = pinned_version
+        self.with_ranker = with_ranker
         self.background = background
         self._clock = clock
         self._model: LoadedModel | None = None
@@ -141,7 +142,7 @@ class ModelProvider:
         try:
             version = self.pinned_version or self.source.current_version()
         except (BotoCoreError, ClientError) as exc:
-            log.error("cannot read CURRENT from %s: %s", self.source.describe(), exc)
+            logger.error("cannot read CURRENT", extra={"source": self.source.describe(), "reason": str(exc)})
             raise ModelUnavailableError(f"cannot read the live version from {self.source.describe()}") from None
         if version is None:
             raise ModelUnavailableError(f"no model published at {self.source.describe()}")
@@ -150,18 +151,18 @@ class ModelProvider:
     def _load(self, version: str) -> LoadedModel:
         started = time.perf_counter()
         try:
-            folder, verified = self.source.fetch(version)
-            model = LoadedModel.from_dir(folder, verify=not verified)
+            folder, verified = self.source.fetch(version, self.with_ranker)
+            model = LoadedModel.from_dir(folder, verify=not verified, with_ranker=self.with_ranker)
         except RecsysError as exc:
             self.failed[version] = exc.message
-            log.error("model version %s cannot be loaded: %s", version, exc.message)
+            logger.error("model version cannot be loaded", extra={"version": version, "reason": exc.message})
             raise ModelUnavailableError(f"model {version} cannot be loaded: {exc.message}") from None
         except (BotoCoreError, ClientError) as exc:
             # S3 itself failed (throttling, permissions, network): worth another try, so not remembered
-            log.error("model version %s cannot be fetched: %s", version, exc)
+            logger.error("model version cannot be fetched", extra={"version": version, "reason": str(exc)})
             raise ModelUnavailableError(f"model {version} cannot be fetched from S3") from None
         self.load_seconds = time.perf_counter() - started
-        log.info("loaded model %s in %.3fs", version, self.load_seconds)
+        logger.info("model loaded", extra={"version": version, "seconds": round(self.load_seconds, 3)})
         return model
 
     def _start_refresh(self) -> None:
@@ -182,7 +183,7 @@ class ModelProvider:
         try:
             version = self._wanted_version()
         except RecsysError as exc:
-            log.warning("model refresh skipped: %s", exc.message)
+            logger.warning("model refresh skipped", extra={"reason": exc.message})
             return "unavailable"
         current = self._model
         if current is not None and current.version == version:

@@ -1,7 +1,9 @@
-"""Step `evaluate`: the test window (t >= t2) scored by four systems, warm and cold users apart.
+"""Step `evaluate`: the test window (t >= t2) scored by every system, warm and cold users apart.
 
+The systems come from the configured sources: each source alone (backed by the backfill
+sources for users it cannot score), stage 1 merged by rank fusion, and the two-stage model.
 Stage 1 and the features are refitted on everything before t2; the ranker is the one trained
-on the (t1, t2] labels. Nothing here is tuned on: the numbers are only reported.
+on the [t1, t2) labels. Nothing here is tuned on: the numbers are only reported.
 """
 
 from __future__ import annotations
@@ -15,14 +17,25 @@ import pandas as pd
 
 from recsys import artifacts as A
 from recsys import columns as C
+from recsys import sources as registry
+from recsys.bulk import chunks
 from recsys.config import TrainSettings
-from recsys.engine import CHUNK_USERS, build_recommender, chunks, serving_config, to_matrix
-from recsys.metrics import SYSTEMS, candidate_recall, ranking_metrics, top_k_agreement
 from recsys.model import ModelArrays
+from recsys.offline_metrics import candidate_recall, ranking_metrics, top_k_agreement
 from recsys.ragged import Ragged
-from recsys.ranking.scorers import CandidateScorer, LightGBMScorer, ReciprocalRankFusion, Shortlist, SourcePriority
-from recsys.recommender import Request
+from recsys.ranking.scorers import CandidateScorer, LightGBMScorer, ReciprocalRankFusion, SourcePriority
+from recsys.recommender import Ranked, Recommender, Request
 from recsys.train.rundir import RunDir
+
+STAGE1 = "stage1"
+TWO_STAGE = "two_stage"
+
+
+def to_matrix(ranked: Ranked, rows: int, k: int) -> npt.NDArray[np.int32]:
+    """Top-k items per row as a (rows x k) matrix, padded with -1."""
+    matrix = np.full((rows, k), -1, dtype=np.int32)
+    matrix[ranked.row, ranked.rank - 1] = ranked.item
+    return matrix
 
 
 def relevant_items(test: pd.DataFrame, users: npt.NDArray[np.int32], model: ModelArrays) -> Ragged:
@@ -38,18 +51,26 @@ def relevant_items(test: pd.DataFrame, users: npt.NDArray[np.int32], model: Mode
     return Ragged(indptr.astype(np.int64), (keys % model.n_items).astype(np.int32))
 
 
-def _scorers(ranker: LightGBMScorer) -> dict[str, tuple[CandidateScorer, tuple[str, ...]]]:
-    return {
-        "popularity": (SourcePriority(("popularity",), ("popularity",)), ("popularity",)),
-        "als": (SourcePriority(("als", "popularity"), ("als", "popularity")), ("als", "popularity")),
-        "stage1": (ReciprocalRankFusion(), ("als", "covisit", "popularity")),
-        "two_stage": (ranker, ("als", "covisit", "popularity")),
-    }
+System = tuple[CandidateScorer, tuple[str, ...]]
+
+
+def systems(source_names: tuple[str, ...], ranker: CandidateScorer) -> dict[str, System]:
+    """name -> (scorer, the sources it runs). Baselines first: each source alone, backed by the backfill
+    sources for users it cannot score, in source order; then stage 1 merged by rank fusion; then the model."""
+    backfill = tuple(name for name in source_names if registry.get(name).backfill)
+    out: dict[str, System] = {}
+    for name in source_names:
+        order = (name, *(b for b in backfill if b != name))
+        used = tuple(n for n in source_names if n in order)  # the generator keeps the configured order
+        out[name] = (SourcePriority(used, order), used)
+    out[STAGE1] = (ReciprocalRankFusion(), source_names)
+    out[TWO_STAGE] = (ranker, source_names)
+    return out
 
 
 def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, Any]:
-    model = ModelArrays.load(*run.model_path("t2"))
-    config = serving_config(settings)
+    serving = settings.serving_config()
+    model = ModelArrays.load(*run.model_path("t2"), source_names=serving.source_names)
     test = run.read_parquet("split", "test.parquet")
     users = np.unique(test[C.USER_IDX].to_numpy(np.int32))
     relevant = relevant_items(test, users, model)
@@ -58,24 +79,25 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
     k_max = max(ks)
     segments = {"all": np.ones(len(users), dtype=bool), "warm": warm, "cold": ~warm}
 
-    ranker = LightGBMScorer.load(run.root / "stage2" / A.RANKER, Shortlist.from_config(config))
+    ranker = LightGBMScorer.load(run.root / "stage2" / A.RANKER, serving.shortlist)
     one_pass = LightGBMScorer(ranker.booster)
     results: dict[str, Any] = {}
     candidate_rows: list[npt.NDArray[np.int64]] = []
     candidate_items: list[npt.NDArray[np.int32]] = []
     one_pass_matrices: list[npt.NDArray[np.int32]] = []
     recommended_by: dict[str, npt.NDArray[np.int32]] = {}
-    for name, (scorer, sources) in _scorers(ranker).items():
-        recommender = build_recommender(model, scorer, config, sources)
+    evaluated = systems(serving.source_names, ranker)
+    for name, (scorer, sources) in evaluated.items():
+        recommender = Recommender.build(model, scorer, serving, sources)
         matrices = []
         offset = 0
-        for chunk in chunks(users, CHUNK_USERS):
+        for chunk in chunks(users):
             request = Request(users=chunk, k=np.full(len(chunk), k_max, dtype=np.int64))
             batch, candidates = recommender.candidates(request)
-            if name == "stage1":
+            if name == STAGE1:
                 candidate_rows.append(candidates.row + offset)
                 candidate_items.append(candidates.item)
-            if name == "two_stage" and ranker.shortlist is not None:
+            if name == TWO_STAGE and ranker.shortlist is not None:
                 exact = recommender.rank(batch, candidates, request.k, scorer=one_pass)
                 one_pass_matrices.append(to_matrix(exact, len(chunk), k_max))
             matrices.append(to_matrix(recommender.rank(batch, candidates, request.k), len(chunk), k_max))
@@ -90,11 +112,12 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
             results[name][segment] = metrics
         advance()
 
-    if one_pass_matrices:
+    results["systems"] = list(evaluated)
+    if one_pass_matrices and ranker.shortlist is not None:
         # what the shortlist costs: the served ranking against scoring every candidate with every tree
-        served, one_pass_recommended = recommended_by["two_stage"], np.vstack(one_pass_matrices)
+        served, one_pass_recommended = recommended_by[TWO_STAGE], np.vstack(one_pass_matrices)
         results["shortlist"] = {
-            **config["shortlist"],
+            **ranker.shortlist.model_dump(),
             "agreement_k": min(ks),
             "agreement_with_one_pass": top_k_agreement(served, one_pass_recommended, min(ks), model.n_items),
             "one_pass": ranking_metrics(one_pass_recommended, relevant, min(ks), model.n_items),
@@ -119,7 +142,7 @@ def metrics_table(metrics: dict[str, Any], ks: tuple[int, ...] = (10, 50)) -> st
     header = f"{'system':<11}{'users':>12}" + "".join(f"{c:>13}" for c in columns)
     lines = [header, "-" * len(header)]
     for segment in ("all", "warm", "cold"):
-        for system in SYSTEMS:
+        for system in metrics.get("systems", ()):
             row = metrics.get(system, {}).get(segment)
             if row is None:
                 continue

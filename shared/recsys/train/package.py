@@ -10,29 +10,23 @@ from pathlib import Path
 
 from recsys import artifacts as A
 from recsys.config import TrainSettings
-from recsys.engine import build_recommender, serving_config
-from recsys.model import ModelArrays, find_file
-from recsys.ranking.scorers import LightGBMScorer, Shortlist
+from recsys.loaded import LoadedModel
+from recsys.model import find_file
+from recsys.ranking.scorers import LightGBMScorer
 from recsys.train.rundir import RunDir
 
 
 def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
     prepared = run.read_json("prepare", "prepare.json")
     metrics = run.read_json("evaluate", "metrics.json")
-    config = serving_config(settings)
+    serving = settings.serving_config()
 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     search_path = (*run.model_path("full"), run.root / "stage2")
-    for name in (*A.SERVING_FILES, A.FEATURE_IMPORTANCE):
+    for name in (*serving.required_files(), A.FEATURE_IMPORTANCE):
         shutil.copy2(find_file(search_path, name), staging / name)
-
-    # the packaged files must load and agree with the ranker, exactly as serving will check them
-    model = ModelArrays.load(staging)
-    scorer = LightGBMScorer.load(staging / A.RANKER, Shortlist.from_config(config))
-    recommender = build_recommender(model, scorer, config)
-    scorer.check_compatible(model, recommender.generator.source_names)
 
     created = datetime.now(UTC)
     identity = hashlib.sha256((prepared["data_fingerprint"] + settings.model_dump_json()).encode()).hexdigest()[:8]
@@ -44,12 +38,15 @@ def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
         created_at=created.isoformat(timespec="seconds"),
         format_version=A.FORMAT_VERSION,
         data_fingerprint=prepared["data_fingerprint"],
-        features=scorer.feature_names,
+        features=LightGBMScorer.load(staging / A.RANKER).feature_names,
         files=files,
+        serving=serving,
         metrics=metrics,
-        serving={**config, "settings": json.loads(settings.model_dump_json())},
+        training=json.loads(settings.model_dump_json()),
     )
     (staging / A.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    # the packaged directory must load exactly as serving will load it (files, shapes, features)
+    LoadedModel.from_dir(staging)
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)  # the model directory appears whole or not at all

@@ -10,8 +10,8 @@ from typing import Any
 from tqdm import tqdm
 
 from recsys import artifacts as A
+from recsys.bulk import CHUNK_USERS
 from recsys.config import TrainSettings
-from recsys.engine import CHUNK_USERS
 from recsys.errors import ConfigError, InputDataError
 from recsys.train.evaluate import run_evaluate
 from recsys.train.features import run_features

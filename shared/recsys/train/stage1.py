@@ -1,17 +1,31 @@
-"""Step `stage1`: fit ALS, co-visitation, popularity and the seen-items index at each cutoff."""
+"""Step `stage1`: at each cutoff, each user's seen items and every configured source's fit."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from recsys import artifacts as A
-from recsys.candidates.fit import fit_als, fit_covisitation, fit_popularity, seen_index
+from recsys import columns as C
+from recsys import sources as registry
+from recsys.candidates.base import FitInput
 from recsys.config import TrainSettings
+from recsys.errors import ModelIntegrityError
+from recsys.ragged import Ragged
 from recsys.train.rundir import CUTS, RunDir
 from recsys.train.split import history_for
+
+
+def seen_index(history: pd.DataFrame, n_users: int) -> Ragged:
+    """Each user's distinct items in time order (oldest first; a repeat counts at its last time)."""
+    ordered = history.sort_values([C.USER_IDX, C.TIMESTAMP, C.ITEM_IDX]).drop_duplicates(
+        [C.USER_IDX, C.ITEM_IDX], keep="last"
+    )
+    users = ordered[C.USER_IDX].to_numpy()
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(users, minlength=n_users)))).astype(np.int64)
+    return Ragged(indptr, ordered[C.ITEM_IDX].to_numpy(dtype=np.int32))
 
 
 def run_stage1(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> None:
@@ -20,18 +34,14 @@ def run_stage1(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
     for cut in CUTS:
         history, now = history_for(run, cut)
         out = run.step("stage1", cut)
-        user_factors, item_factors = fit_als(history, n_users, n_items, settings.als)
-        neighbours, link_scores = fit_covisitation(history, n_items, settings.covisit)
         seen = seen_index(history, n_users)
-        arrays: dict[str, np.ndarray[Any, Any]] = {
-            A.ALS_USER_FACTORS: user_factors,
-            A.ALS_ITEM_FACTORS: item_factors,
-            A.COVISIT_ITEMS: neighbours,
-            A.COVISIT_SCORES: link_scores,
-            A.POPULARITY: fit_popularity(history, n_items, now, settings.popularity),
-            A.SEEN_INDPTR: seen.indptr,
-            A.SEEN_ITEMS: seen.values,
-        }
-        for name, array in arrays.items():
-            np.save(out / name, array, allow_pickle=False)
+        np.save(out / A.SEEN_INDPTR, seen.indptr, allow_pickle=False)
+        np.save(out / A.SEEN_ITEMS, seen.values, allow_pickle=False)
+        data = FitInput(history, n_users, n_items, now)
+        for source in registry.resolve(settings.candidates.sources):
+            arrays = source.fit(data, settings.source(source.name))
+            if set(arrays) != set(source.files):
+                raise ModelIntegrityError(f"source {source.name!r} fitted {sorted(arrays)}, declares {source.files}")
+            for name, array in arrays.items():
+                np.save(out / name, array, allow_pickle=False)
         advance()

@@ -1,4 +1,4 @@
-"""Step `stage2`: LightGBM LambdaRank on stage-1 candidates labelled by the (t1, t2] window."""
+"""Step `stage2`: LightGBM LambdaRank on stage-1 candidates labelled by the [t1, t2) window."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ import pandas as pd
 
 from recsys import artifacts as A
 from recsys import columns as C
+from recsys.bulk import chunks
 from recsys.config import TrainSettings
-from recsys.engine import CHUNK_USERS, build_recommender, chunks, serving_config
 from recsys.errors import InputDataError
 from recsys.features.assemble import assemble, feature_names
 from recsys.model import ModelArrays
 from recsys.ranking.scorers import ReciprocalRankFusion
 from recsys.ranking.topk import top_k_per_row
-from recsys.recommender import Request
+from recsys.recommender import Recommender, Request
 from recsys.train.rundir import RunDir
 
 
 def _labelled_candidates(
     run: RunDir, settings: TrainSettings, advance: Callable[[], object]
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], tuple[str, ...]]:
-    model = ModelArrays.load(*run.model_path("t1"))
-    config = serving_config(settings)
-    recommender = build_recommender(model, ReciprocalRankFusion(), config)
+    serving = settings.serving_config()
+    model = ModelArrays.load(*run.model_path("t1"), source_names=serving.source_names)
+    recommender = Recommender.build(model, ReciprocalRankFusion(), serving)
     window = run.read_parquet("split", "rank_train.parquet")
     label_keys = np.unique(window[C.USER_IDX].to_numpy(np.int64) * model.n_items + window[C.ITEM_IDX].to_numpy())
     users = np.unique(window[C.USER_IDX].to_numpy(np.int32))
@@ -35,7 +35,7 @@ def _labelled_candidates(
     blocks: list[npt.NDArray[np.float32]] = []
     labels: list[npt.NDArray[np.float32]] = []
     groups: list[npt.NDArray[np.int64]] = []
-    for chunk in chunks(users, CHUNK_USERS):
+    for chunk in chunks(users):
         request = Request(users=chunk, k=np.full(len(chunk), cap, dtype=np.int64))
         batch, candidates = recommender.candidates(request)
         fused = ReciprocalRankFusion().score(model, batch, candidates, request.k)

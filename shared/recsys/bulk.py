@@ -1,4 +1,4 @@
-"""Vectorised scoring of many users at once: the path shared by `recsys score` and S3 batch jobs."""
+"""Recommendations for many users at once, in chunks: the path `recsys score`, S3 batch jobs and training share."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from recsys import columns as C
-from recsys.engine import CHUNK_USERS
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
+
+#: Users scored together: big enough for numpy and LightGBM to run at full speed, small enough
+#: that the per-chunk score matrices (users x catalog) stay in the tens of MB.
+CHUNK_USERS = 1024
 
 SCORED_SCHEMA = pa.schema(
     [
@@ -22,6 +25,11 @@ SCORED_SCHEMA = pa.schema(
         pa.field(C.REASON, pa.string()),
     ]
 )
+
+
+def chunks(values: npt.NDArray[np.int32], size: int = CHUNK_USERS) -> Iterator[npt.NDArray[np.int32]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def score_users(model: LoadedModel, user_ids: Sequence[str], k: npt.NDArray[np.int64]) -> pa.Table:

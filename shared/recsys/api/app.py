@@ -1,25 +1,39 @@
-"""The FastAPI app each function serves (behind Mangum on Lambda, under uvicorn locally).
+"""The FastAPI app each serving function runs (behind Mangum on Lambda, under uvicorn locally).
 
 Errors have one JSON shape, {"error": {"code", "message"}}, mapped here and only here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from recsys.api.models import (
+    CandidateList,
+    CandidatesRequest,
+    ErrorBody,
+    Health,
+    ModelInfo,
+    Recommendations,
+    RecommendRequest,
+    Reranked,
+    RerankRequest,
+    SimilarItems,
+    SimilarRequest,
+)
+from recsys.api.service import RecommendationService
+from recsys.api.settings import get_api_settings
 from recsys.errors import RecsysError
-from recsys.serving.runtime import get_provider, get_settings
-from recsys.serving.service import RecommendationService
-from recsys.serving.telemetry import logger
+from recsys.runtime.container import get_provider
+from recsys.runtime.telemetry import logger
 
-FUNCTIONS = ("candidates", "rerank")
+#: The two serving functions, and whether each needs the second stage (the ranker and its features).
+FUNCTIONS = {"rerank": True, "candidates": False}
 _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -27,44 +41,14 @@ _HTTP_CODES = {
     413: "too_large",
     422: "invalid_request",
 }
-
-
-class CandidatesBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1)
-    k: int | None = None
-    recent_items: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
-
-
-class RecommendBody(CandidatesBody):
-    """A direct-invoke recommend event: the query parameters of GET /recommendations as JSON."""
-
-    exclude_seen: bool = True
-    genre: str | None = None
-
-
-class SimilarBody(BaseModel):
-    """A direct-invoke similar-items event."""
-
-    model_config = ConfigDict(extra="forbid")
-    item_id: str = Field(min_length=1)
-    k: int | None = None
-
-
-class RerankBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1)
-    item_ids: list[str]
-    k: int | None = None
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": code}
+    for status, code in {**_HTTP_CODES, 503: "model_unavailable"}.items()
+}
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
-
-
-def service() -> RecommendationService:
-    return RecommendationService(get_provider(), get_settings())
+    return ErrorBody.model_validate({"error": {"code": code, "message": message}}).model_dump()
 
 
 def validation_message(errors: Sequence[Any]) -> str:
@@ -74,7 +58,17 @@ def validation_message(errors: Sequence[Any]) -> str:
     return f"{where or 'request'}: {first.get('msg', 'invalid')}"
 
 
-def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
+def service_factory(functions: Iterable[str]) -> Callable[[], RecommendationService]:
+    """The service for an app serving these functions: with the ranker if any of them ranks."""
+    with_ranker = any(FUNCTIONS[name] for name in functions)
+
+    def service() -> RecommendationService:
+        return RecommendationService(get_provider(with_ranker), get_api_settings())
+
+    return service
+
+
+def create_app(functions: str | Iterable[str] = tuple(FUNCTIONS)) -> FastAPI:
     """The routes of one function ("candidates" or "rerank"), or of both for local serving.
 
     Routes are `async def` although they compute: a Lambda container serves one request at a
@@ -82,10 +76,15 @@ def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
     event loop per invocation must start anew each time (about 2 ms of every request).
     """
     enabled = {functions} if isinstance(functions, str) else set(functions)
+    unknown = enabled - set(FUNCTIONS)
+    if unknown:
+        raise ValueError(f"unknown function(s) {sorted(unknown)}; choose from {sorted(FUNCTIONS)}")
+    service = service_factory(enabled)
     app = FastAPI(
         title="serverless-recsys",
         version="1",
-        description="Two-stage recommendations: ALS + co-visitation + popularity candidates, LightGBM reranking.",
+        description="Two-stage recommendations: candidate sources, then LightGBM reranking.",
+        responses=_ERRORS,
     )
 
     @app.exception_handler(RecsysError)
@@ -107,11 +106,11 @@ def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
         return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
     @app.get("/health", tags=["ops"])
-    async def health() -> dict[str, Any]:
+    async def health() -> Health:
         return service().health()
 
     @app.get("/model", tags=["ops"])
-    async def model() -> dict[str, Any]:
+    async def model() -> ModelInfo:
         return service().model_info()
 
     if "rerank" in enabled:
@@ -124,22 +123,30 @@ def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
             exclude: Annotated[str | None, Query(description="comma-separated item ids")] = None,
             genre: str | None = None,
             recent_items: Annotated[str | None, Query(description="comma-separated item ids")] = None,
-        ) -> dict[str, Any]:
-            return service().recommend(user_id, k, exclude_seen, _split(exclude), genre, _split(recent_items))
+        ) -> Recommendations:
+            request = RecommendRequest(
+                user_id=user_id,
+                k=k,
+                exclude_seen=exclude_seen,
+                exclude=_split(exclude),
+                genre=genre,
+                recent_items=_split(recent_items),
+            )
+            return service().recommend(request)
 
         @app.post("/rerank", tags=["recommendations"])
-        async def rerank(body: Annotated[RerankBody, Body()]) -> dict[str, Any]:
-            return service().rerank(body.user_id, body.item_ids, body.k)
+        async def rerank(body: Annotated[RerankRequest, Body()]) -> Reranked:
+            return service().rerank(body)
 
     if "candidates" in enabled:
 
         @app.post("/candidates", tags=["candidates"])
-        async def candidates(body: Annotated[CandidatesBody, Body()]) -> dict[str, Any]:
-            return service().candidates(body.user_id, body.k, body.recent_items, body.exclude)
+        async def candidates(body: Annotated[CandidatesRequest, Body()]) -> CandidateList:
+            return service().candidates(body)
 
         @app.get("/items/{item_id}/similar", tags=["candidates"])
-        async def similar(item_id: Annotated[str, Path(min_length=1)], k: int | None = None) -> dict[str, Any]:
-            return service().similar(item_id, k)
+        async def similar(item_id: Annotated[str, Path(min_length=1)], k: int | None = None) -> SimilarItems:
+            return service().similar(SimilarRequest(item_id=item_id, k=k))
 
     return app
 

@@ -1,4 +1,4 @@
-"""Serving: settings from the environment, the HTTP app, and the Lambda entry points."""
+"""What every Lambda function shares, HTTP or not: settings, the model provider, telemetry, entry plumbing."""
 
 import os
 

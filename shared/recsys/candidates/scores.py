@@ -1,61 +1,20 @@
-"""Candidate sources. Each scores a batch of users and hands back a `SourceScores`.
+"""Three shapes of source scores, each answering `SourceScores` (top-n with exclusions, score at pairs).
 
-`SourceScores` answers two questions: each row's top-n items (with exclusions applied), and
-the score of any (row, item) pair (NaN for "no opinion": an unknown user for ALS, no
-co-visitation link). Only ALS needs a dense matrix (users with history x catalog);
+Only a dense source (ALS) needs a users x catalog matrix, and only for users with history;
 co-visitation is sparse and popularity is one shared vector, which keeps a batch chunk cheap.
-A new source plugs in by implementing `CandidateSource` and being listed in
-`recsys.candidates.generate.default_sources`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from recsys.model import ModelArrays
-from recsys.ragged import Ragged
+from recsys.candidates.base import Exclusions
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class UserBatch:
-    """Who to score: internal user indices (-1 for unknown) and their co-visitation seeds."""
-
-    users: npt.NDArray[np.int32]
-    seeds: Ragged  # recent items, oldest first: the model's history plus any passed in
-
-    def __len__(self) -> int:
-        return len(self.users)
-
-
-@dataclass(frozen=True)
-class Exclusions:
-    """Items that must not be candidates: per-row (row * n_items + item, sorted) and a catalog mask."""
-
-    keys: I64
-    allowed: npt.NDArray[np.bool_] | None = None
-
-
-class SourceScores(Protocol):
-    def top(self, exclusions: Exclusions, n: int) -> tuple[I64, I64]:
-        """(rows, items) of each row's n best items, best first within a row, rows ascending."""
-        ...
-
-    def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32: ...
-
-
-class CandidateSource(Protocol):
-    name: str
-    #: a backfill source proposes at least k items, so filters never leave a list short when it can be filled
-    backfill: bool
-
-    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores: ...
 
 
 def _first_n_per_row(rows: I64, n: int) -> npt.NDArray[np.bool_]:
@@ -153,54 +112,3 @@ class SharedScores:
     def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32:
         values: F32 = self.vector[items]
         return values
-
-
-class AlsSource:
-    """Dot product of ALS user and item factors; no opinion for users without history."""
-
-    name = "als"
-    backfill = False
-
-    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
-        users = batch.users
-        known = users >= 0
-        has_history = np.zeros(len(users), dtype=bool)
-        has_history[known] = (model.seen.indptr[users[known] + 1] - model.seen.indptr[users[known]]) > 0
-        rows = np.flatnonzero(has_history)
-        return DenseScores(rows, model.als_user[users[rows]] @ model.als_item.T, len(users))
-
-
-class CoVisitationSource:
-    """Sum of the co-visitation scores of each seed's neighbours, recent seeds weighted more."""
-
-    name = "covisit"
-    backfill = False
-
-    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
-        seeds = batch.seeds
-        rows = seeds.row_ids()
-        # position from the end of each row: 0 for the most recent seed
-        from_end = np.repeat(seeds.indptr[1:], np.diff(seeds.indptr)) - 1 - np.arange(len(seeds.values))
-        weight = 1.0 / (1.0 + from_end.astype(np.float32))
-        neighbours = model.covisit_items[seeds.values]  # (n_seeds, M)
-        link = model.covisit_scores[seeds.values] * weight[:, None]
-        valid = (neighbours >= 0) & (link > 0)
-        flat = (rows[:, None] * model.n_items + neighbours)[valid]
-        keys, inverse = np.unique(flat, return_inverse=True)
-        values = np.bincount(inverse, weights=link[valid], minlength=len(keys)).astype(np.float32)
-        return SparseScores(keys.astype(np.int64), values, model.n_items)
-
-
-class PopularitySource:
-    """Time-decayed popularity: the same list for everyone, and the cold-start fallback."""
-
-    name = "popularity"
-    backfill = True
-
-    def __init__(self) -> None:
-        self._order: tuple[int, I64] | None = None  # (id of the popularity array, its best-first order)
-
-    def score(self, model: ModelArrays, batch: UserBatch) -> SourceScores:
-        if self._order is None or self._order[0] != id(model.popularity):
-            self._order = (id(model.popularity), np.argsort(-model.popularity, kind="stable").astype(np.int64))
-        return SharedScores(model.popularity, self._order[1], len(batch))

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI, behind Mangum on Lambda) and direct invoke of the two serving functions."""

@@ -1,0 +1,84 @@
+"""Each function imports only what it uses: checked in a fresh interpreter per handler.
+
+The Lambda layer has no pandas; LightGBM would import it if it were there, so the probe blocks
+it: a function that needed pandas would fail to answer, not silently pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from recsys.train.pipeline import TrainJob
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("fastapi", "starlette", "mangum", "pandas", "lightgbm", "scipy", "implicit", "pandera", "boto3")
+
+PROBE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[3])
+
+class NoPandas:  # the layer has none: any import of it fails as it would there
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoPandas())
+module, event = sys.argv[1], json.loads(sys.argv[2])
+heavy = json.loads(sys.argv[4])
+handler = __import__(module).handler
+at_import = sorted(m for m in heavy if m in sys.modules)
+
+class Context:
+    function_name = module; memory_limit_in_mb = 2048; aws_request_id = "import-probe"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + module
+    def get_remaining_time_in_millis(self): return 60000
+
+import contextlib, io
+with contextlib.redirect_stdout(io.StringIO()):
+    answer = handler(event, Context())
+after_answer = sorted(m for m in heavy if m in sys.modules)
+print(json.dumps({"at_import": at_import, "after_answer": after_answer, "answer": answer}))
+"""
+
+HTTP = {"fastapi", "starlette", "mangum"}
+CASES = {
+    # function folder, module, a direct-invoke event, what it may load at import, and after its first answer
+    "rerank": (
+        "rerank_handler",
+        {"user_id": "u00001", "k": 3},
+        {"fastapi", "starlette", "mangum"},
+        {"lightgbm", "scipy"},
+    ),
+    "candidates": ("candidates_handler", {"user_id": "u00001", "k": 3}, {"fastapi", "starlette", "mangum"}, set()),
+    "batch_scoring": ("batch_scoring_handler", {"Event": "s3:TestEvent"}, set(), set()),
+}
+
+
+@pytest.mark.parametrize("function", sorted(CASES))
+def test_each_handler_loads_only_what_it_uses(function: str, synthetic_run: TrainJob, tmp_path: Path) -> None:
+    module, event, at_import, later = CASES[function]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODEL_", "PYTHON"))},
+        "MODEL_DIR": str(synthetic_run.out),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    folder = str(ROOT / "functions" / function)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, module, json.dumps(event), folder, json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in result["answer"], result["answer"]
+    assert set(result["at_import"]) == at_import
+    assert set(result["after_answer"]) == at_import | later
