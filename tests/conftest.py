@@ -23,6 +23,7 @@ FAST = (
     "ranker.num_boost_round=80",
     "ranker.early_stopping_rounds=20",
     "ranker.shortlist_trees=4",
+    "split.folds=1",  # one backtest fold: tests/unit/test_backtest.py covers several
 )
 
 

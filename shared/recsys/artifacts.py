@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recsys import sources as registry
@@ -51,6 +53,24 @@ class ShortlistConfig(BaseModel):
     size: int = Field(ge=1)
 
 
+class RankerBase(BaseModel):
+    """The score the ranker boosts from: `weight * log1p(feature)`, the feature a chart-like item column.
+
+    Trained with LightGBM's `init_score`, so the trees learn corrections to that chart; LightGBM's
+    predictions exclude it, so every scorer adds it back (`recsys.ranking.scorers`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature: str = Field(min_length=1)
+    weight: float = Field(gt=0)
+
+    def of(self, column: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        values = np.nan_to_num(column.astype(np.float64), nan=0.0)
+        base: npt.NDArray[np.float64] = self.weight * np.log1p(np.maximum(values, 0.0))
+        return base
+
+
 class ServingConfig(BaseModel):
     """What serving needs from training, stored in the manifest's `serving` field."""
 
@@ -63,6 +83,8 @@ class ServingConfig(BaseModel):
     similar: tuple[str, ...] = ()
     #: None: every candidate goes through every tree
     shortlist: ShortlistConfig | None = None
+    #: None: the ranker boosts from zero
+    ranker_base: RankerBase | None = None
 
     @property
     def source_names(self) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ def _train(args: argparse.Namespace) -> int:
     if manifest is None:
         print(f"ran {', '.join(steps)} in {run_dir}")
         return 0
-    print(metrics_table(manifest.metrics, settings.evaluate.k))
+    print(metrics_table(manifest.metrics))
     print(f"\nmodel {manifest.version} written to {args.out} (run directory: {run_dir})")
     return 0
 
@@ -46,9 +46,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from recsys.train.evaluate import metrics_table
 
     manifest = A.Manifest.read(args.model)
-    ks = tuple(manifest.training.get("evaluate", {}).get("k", (10, 50)))
-    print(f"model {manifest.version} (created {manifest.created_at})\n")
-    print(metrics_table(manifest.metrics, ks))
+    if not args.markdown:
+        print(f"model {manifest.version} (created {manifest.created_at})\n")
+    print(metrics_table(manifest.metrics, markdown=args.markdown))
     return 0
 
 
@@ -140,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="print a model's stored metrics table")
     evaluate.add_argument("--model", type=Path, required=True)
+    evaluate.add_argument("--markdown", action="store_true", help="Markdown tables (docs/quality.md is made so)")
     evaluate.set_defaults(handler=_evaluate)
 
     score = sub.add_parser("score", help="local batch scoring of a file of user ids")

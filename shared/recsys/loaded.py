@@ -37,7 +37,7 @@ class LoadedModel:
         arrays = ModelArrays.load(model_dir, source_names=serving.source_names, with_features=with_ranker)
         scorer: CandidateScorer = ReciprocalRankFusion()
         if with_ranker:
-            ranker = LightGBMScorer.load(model_dir / A.RANKER, serving.shortlist)
+            ranker = LightGBMScorer.load(model_dir / A.RANKER, serving.shortlist, serving.ranker_base)
             ranker.check_compatible(arrays, serving.source_names)
             if tuple(manifest.features) != ranker.feature_names:
                 raise ModelIntegrityError(f"model {manifest.version}: manifest feature list differs from the ranker's")

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from recsys.candidates.scores import SharedVector
 from recsys.loaded import LoadedModel
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import ReciprocalRankFusion
 from recsys.recommender import Recommender, Request
 from recsys.sources.covisit import LoadedCovisit
-from recsys.sources.popularity import LoadedPopularity
 from recsys.train.pipeline import TrainJob
 
 
@@ -40,11 +40,11 @@ def test_seen_items_can_be_kept_when_asked(model: LoadedModel) -> None:
 def test_every_source_contributes_and_ranks_are_kept(model: LoadedModel) -> None:
     user = int(np.argmax(np.diff(model.arrays.seen.indptr)))
     _, candidates = model.recommender.candidates(_request([user]))
-    assert candidates.source_names == ("als", "covisit", "popularity")
+    assert candidates.source_names == model.manifest.serving.source_names
     in_top = ~np.isnan(candidates.ranks)
     assert in_top.any(axis=0).all()  # each source brought at least one item
     assert in_top.any(axis=1).all()  # and every candidate came from some source
-    for s in range(3):  # ranks within a source are 0..n-1 without gaps
+    for s in range(len(candidates.source_names)):  # ranks within a source are 0..n-1 without gaps
         ranks = np.sort(candidates.ranks[in_top[:, s], s])
         np.testing.assert_array_equal(ranks, np.arange(len(ranks)))
 
@@ -55,7 +55,7 @@ def test_unknown_user_gets_popularity_and_covisitation_of_recent_items(model: Lo
     assert np.isnan(cold.ranks[:, 0]).all()  # no ALS opinion
     assert np.isnan(cold.ranks[:, 1]).all()  # no seeds, no co-visitation
     popularity = model.arrays.sources["popularity"]
-    assert isinstance(popularity, LoadedPopularity)
+    assert isinstance(popularity, SharedVector)
     top_popular = np.argsort(-popularity.vector, kind="stable")[:20]
     assert set(top_popular.tolist()) <= set(cold.item.tolist())
 

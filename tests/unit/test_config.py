@@ -7,20 +7,20 @@ from recsys.errors import ConfigError
 
 def test_defaults_come_from_the_versioned_file() -> None:
     settings = load_settings()
-    assert settings.split.t1_fraction == 0.8
-    assert settings.candidates.sources == ("als", "covisit", "popularity")
-    assert settings.serving_config().sources == {"als": 100, "covisit": 100, "popularity": 100}
+    assert (settings.split.folds, settings.split.label_windows, settings.split.horizon_fraction) == (3, 2, 0.1)
+    assert settings.candidates.sources[:3] == ("als", "covisit", "popularity")
+    assert settings.serving_config().sources["chart_30d"] == 50
     assert settings.evaluate.k == (10, 50)
 
 
 def test_file_then_set_overrides_apply_in_order(tmp_path: Path) -> None:
     override = tmp_path / "override.toml"
     override.write_text("[sources.als]\nfactors = 16\niterations = 3\n")
-    settings = load_settings(override, ["sources.als.factors=8", 'split.t1="2024-01-10"', 'split.t2="2024-01-20"'])
+    settings = load_settings(override, ["sources.als.factors=8", "split.horizon_days=7"])
     assert settings.source("als").model_dump()["factors"] == 8
     assert settings.source("als").model_dump()["iterations"] == 3
     assert settings.source("als").candidates == 100  # the rest of the section keeps its defaults
-    assert settings.split.t1 is not None and settings.split.t1.day == 10
+    assert settings.split.horizon_days == 7
 
 
 def test_json_override_file(tmp_path: Path) -> None:
@@ -34,11 +34,12 @@ def test_json_override_file(tmp_path: Path) -> None:
     [
         ("sources.als.factors=0", "sources.als.factors: Input should be greater than or equal to 2"),
         ("sources.als.nope=1", "sources.als.nope: Extra inputs"),
-        ("sources.bogus.x=1", r"\[sources.bogus\]: no such source; registered: als, covisit, popularity"),
+        ("sources.bogus.x=1", r"\[sources.bogus\]: no such source; registered: als, covisit, popularity, chart_1d"),
         ("als.factors=8", "config als: Extra inputs"),  # the pre-0.2 layout is refused, not ignored
         ('candidates.sources=["als"]', "needs a backfill source"),
         ('candidates.sources=["als", "nope", "popularity"]', "unknown source"),
-        ("split.t1_fraction=0.95", "t1_fraction must be below"),
+        ("split.label_windows=1", "split.label_windows: Input should be greater than or equal to 2"),
+        ("split.horizon_fraction=0.6", "split.horizon_fraction"),
         ("factors", "expected section.key=value"),
     ],
 )

@@ -6,24 +6,45 @@ import numpy as np
 import pandas as pd
 import pytest
 from recsys.config import SplitSettings, load_settings
+from recsys.errors import InputDataError
 from recsys.train.pipeline import TrainJob, run_pipeline
 from recsys.train.rundir import RunDir
-from recsys.train.split import cutoffs, split_windows
+from recsys.train.split import TimeGrid, Window, window_interactions
 
 
-def test_windows_are_half_open_at_the_cutoffs() -> None:
-    frame = pd.DataFrame({"timestamp": [0, 9, 10, 19, 20, 30]})
-    windows = split_windows(frame, t1=10, t2=20)
-    assert windows["fit"]["timestamp"].tolist() == [0, 9]
-    assert windows["rank_train"]["timestamp"].tolist() == [10, 19]
-    assert windows["test"]["timestamp"].tolist() == [20, 30]
+def _grid(folds: int = 3, label_windows: int = 2) -> TimeGrid:
+    return TimeGrid.of(
+        pd.Series([0, 999]), SplitSettings(horizon_fraction=0.1, folds=folds, label_windows=label_windows)
+    )
 
 
-def test_cutoffs_by_fraction_and_by_date() -> None:
-    ts = pd.Series([0, 99])
-    assert cutoffs(ts, SplitSettings(t1_fraction=0.5, t2_fraction=0.75)) == (50, 75)
-    by_date = SplitSettings(t1="2024-01-01T00:00:00Z", t2="2024-01-02T00:00:00Z")
-    assert cutoffs(ts, by_date) == (1704067200, 1704153600)
+def test_folds_and_label_windows_tile_time_without_overlap() -> None:
+    grid = _grid()
+    assert grid.cuts == {"c0": 1000, "c1": 900, "c2": 800, "c3": 700, "c4": 600, "c5": 500}
+    tests = [(grid.cut_time(f), grid.cut_time(f - 1)) for f in range(1, grid.folds + 1)]
+    assert tests == [(900, 1000), (800, 900), (700, 800)]  # consecutive, disjoint, fold1 the latest
+    for f in range(1, grid.folds + 1):
+        windows = grid.rankers[f"fold{f}"]
+        # every label window ends at or before its fold's test window starts, the latest first (early stopping)
+        assert windows[0].stop == grid.cut_time(f) and all(w.stop <= grid.cut_time(f) for w in windows)
+        assert [w.start for w in windows] == sorted((w.start for w in windows), reverse=True)
+        assert all(w.cut == f"c{f + i + 1}" and w.stop - w.start == 100 for i, w in enumerate(windows))
+    assert [w.cut for w in grid.rankers["final"]] == ["c1", "c2"]  # the served ranker learns from the latest
+    split = grid.to_json()
+    assert [f["role"] for f in split["folds"]] == ["test", "validation", "validation"]
+
+
+def test_a_grid_that_does_not_fit_the_data_is_refused() -> None:
+    with pytest.raises(InputDataError, match="too short for 8 fold"):
+        TimeGrid.of(pd.Series([0, 999]), SplitSettings(horizon_fraction=0.1, folds=8, label_windows=2))
+
+
+def test_windows_are_half_open(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    frame = pd.DataFrame({"timestamp": [0, 9, 10, 19, 20, 30], "user_idx": 0, "item_idx": 0})
+    run.step("prepare")
+    frame.to_parquet(tmp_path / "prepare" / "interactions.parquet")
+    assert window_interactions(run, Window("c1", 10, 20))["timestamp"].tolist() == [10, 19]
 
 
 def _fit_until_features(tmp_path: Path, interactions: Path, items: Path) -> RunDir:
@@ -33,25 +54,28 @@ def _fit_until_features(tmp_path: Path, interactions: Path, items: Path) -> RunD
     return run
 
 
-def _t1_t2_files(run: RunDir) -> dict[str, object]:
+def _fitted_before(run: RunDir, cuts: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for step in ("stage1", "features"):
-        for cut in ("t1", "t2"):
+        for cut in cuts:
             for path in sorted((run.root / step / cut).iterdir()):
                 key = f"{step}/{cut}/{path.name}"
                 out[key] = np.load(path) if path.suffix == ".npy" else pd.read_parquet(path)
     return out
 
 
-def test_test_window_never_reaches_t1_or_t2_artifacts(tmp_path: Path, synthetic_paths: tuple[Path, Path]) -> None:
-    """Scramble every test-window interaction: nothing fitted at t1 or t2 may change."""
+def test_the_test_window_never_reaches_what_is_fitted_before_it(
+    tmp_path: Path, synthetic_paths: tuple[Path, Path]
+) -> None:
+    """Scramble every interaction of the latest fold's test window: nothing fitted at c1 or earlier may change."""
     interactions_path, items_path = synthetic_paths
     original = _fit_until_features(tmp_path / "a", interactions_path, items_path)
-    t2 = original.read_json("split", "split.json")["t2"]
+    cuts = original.read_json("split", "split.json")["cuts"]
+    test_start = cuts["c1"]
 
     frame = pd.read_csv(interactions_path, dtype={"user_id": str, "item_id": str})
     seconds = (pd.to_datetime(frame["timestamp"], utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-    test_rows = (seconds >= t2).to_numpy()
+    test_rows = (seconds >= test_start).to_numpy()
     assert test_rows.sum() > 100
     rng = np.random.default_rng(1)
     original_items = frame["item_id"].copy()
@@ -69,25 +93,24 @@ def test_test_window_never_reaches_t1_or_t2_artifacts(tmp_path: Path, synthetic_
             pd.read_parquet(original.root / "prepare" / ids),
             pd.read_parquet(scrambled.root / "prepare" / ids),
         )
-    before, after = _t1_t2_files(original), _t1_t2_files(scrambled)
-    assert before.keys() == after.keys() and len(before) >= 16
+    before_cuts = [cut for cut in cuts if cut != "c0"]
+    before, after = _fitted_before(original, before_cuts), _fitted_before(scrambled, before_cuts)
+    assert before.keys() == after.keys() and len(before) == 15 * len(before_cuts)  # 11 stage-1 files, 4 tables
     for key, value in before.items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, after[key], err_msg=key)
         else:
             pd.testing.assert_frame_equal(value, after[key], obj=key)
-    # and the full cut, which is allowed to see the test window, does change
-    full_a = np.load(original.root / "stage1" / "full" / "seen_items.npy")
-    full_b = np.load(scrambled.root / "stage1" / "full" / "seen_items.npy")
+    # and c0, which is allowed to see the test window, does change
+    full_a = np.load(original.root / "stage1" / "c0" / "seen_items.npy")
+    full_b = np.load(scrambled.root / "stage1" / "c0" / "seen_items.npy")
     assert not np.array_equal(full_a, full_b)
 
 
-@pytest.mark.parametrize("cut", ["t1", "t2"])
-def test_seen_index_at_a_cut_holds_only_earlier_interactions(synthetic_run: TrainJob, cut: str) -> None:
+def test_seen_index_at_each_cut_holds_only_earlier_interactions(synthetic_run: TrainJob) -> None:
     run = synthetic_run.run
-    split = run.read_json("split", "split.json")
-    windows = ["fit"] if cut == "t1" else ["fit", "rank_train"]
-    history = pd.concat([run.read_parquet("split", f"{w}.parquet") for w in windows])
-    seen = np.load(run.root / "stage1" / cut / "seen_items.npy")
-    assert len(seen) == len(history.drop_duplicates(["user_idx", "item_idx"]))
-    assert history["timestamp"].max() < split[cut]
+    interactions = run.read_parquet("prepare", "interactions.parquet")
+    for cut, at in run.read_json("split", "split.json")["cuts"].items():
+        history = interactions[interactions["timestamp"] < at]
+        seen = np.load(run.root / "stage1" / cut / "seen_items.npy")
+        assert len(seen) == len(history.drop_duplicates(["user_idx", "item_idx"])), cut

@@ -6,12 +6,12 @@ co-visitation is sparse and popularity is one shared vector, which keeps a batch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from recsys.candidates.base import Exclusions
+from recsys.candidates.base import Exclusions, UserBatch
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -112,3 +112,20 @@ class SharedScores:
     def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32:
         values: F32 = self.vector[items]
         return values
+
+
+@dataclass(frozen=True)
+class SharedVector:
+    """A loaded source whose score is one vector shared by every user (popularity, a chart)."""
+
+    vector: F32
+    order: I64 = field(init=False)  # best first (ties: lower item index), computed once per model
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", np.argsort(-self.vector, kind="stable").astype(np.int64))
+
+    def score(self, batch: UserBatch) -> SharedScores:
+        return self.score_rows(len(batch))
+
+    def score_rows(self, rows: int) -> SharedScores:
+        return SharedScores(self.vector, self.order, rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from recsys import sources as registry
-from recsys.artifacts import ServingConfig, ShortlistConfig
+from recsys.artifacts import RankerBase, ServingConfig, ShortlistConfig
 from recsys.candidates.base import SourceSettings
 from recsys.errors import ConfigError
 
@@ -22,25 +21,21 @@ class _Section(BaseModel):
 
 
 class SplitSettings(_Section):
-    t1_fraction: float = Field(0.8, gt=0, lt=1)
-    t2_fraction: float = Field(0.9, gt=0, lt=1)
-    t1: datetime | None = None
-    t2: datetime | None = None
+    """Rolling-origin backtests: windows of one horizon, counted back from the end of the data."""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> SplitSettings:
-        if self.t1_fraction >= self.t2_fraction:
-            raise ValueError("split.t1_fraction must be below split.t2_fraction")
-        if (self.t1 is None) != (self.t2 is None):
-            raise ValueError("split.t1 and split.t2 are given together or not at all")
-        if self.t1 is not None and self.t2 is not None and self.t1 >= self.t2:
-            raise ValueError("split.t1 must be before split.t2")
-        return self
+    #: each window's length (test and label windows alike) as a share of the data's time range...
+    horizon_fraction: float = Field(0.1, gt=0, lt=0.5)
+    #: ...or in days (wins when given)
+    horizon_days: float | None = Field(None, gt=0)
+    #: backtest folds; fold 1, the latest, is the test fold, the others validation folds
+    folds: int = Field(3, ge=1, le=20)
+    #: label windows each ranker learns from; the most recent one early-stops it
+    label_windows: int = Field(2, ge=2, le=20)
 
 
 class CandidateSettings(_Section):
     #: the registered sources to fit and serve, in this order (their columns in the ranker follow it)
-    sources: tuple[str, ...] = ("als", "covisit", "popularity")
+    sources: tuple[str, ...] = ("als", "covisit", "popularity", "chart_1d", "chart_3d", "chart_7d", "chart_30d")
     recent_items: int = Field(10, ge=1, le=500)
     #: sources that answer /items/{id}/similar, asked in this order until k items are found
     similar: tuple[str, ...] = ("covisit", "als")
@@ -63,7 +58,16 @@ class CandidateSettings(_Section):
 
 class FeatureSettings(_Section):
     max_tag_values: int = Field(30, ge=1, le=500)
-    windows_days: tuple[int, ...] = (7, 30)
+    #: item and user counts in these windows; items also get their rank in each and growth between them
+    windows_days: tuple[int, ...] = (1, 3, 7, 14, 30)
+    #: decayed item counts at these half-lives
+    decay_half_lives: tuple[float, ...] = (1.0, 3.0, 7.0, 14.0)
+    #: a user's share of items taken less than d days after the item first appeared
+    fresh_days: tuple[int, ...] = (7, 30)
+    #: numeric item column holding a release year ("" for none): item age in years, a user's taste for new releases
+    release_year_column: str = "year"
+    #: taken within this many years of release counts as a new release
+    new_release_years: float = Field(1.5, gt=0)
 
 
 class RankerSettings(_Section):
@@ -75,18 +79,24 @@ class RankerSettings(_Section):
     bagging_fraction: float = Field(0.8, gt=0, le=1)
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(1.0, ge=0)
-    num_boost_round: int = Field(400, ge=1)
-    early_stopping_rounds: int = Field(40, ge=1)
-    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    num_boost_round: int = Field(200, ge=1)
+    early_stopping_rounds: int = Field(30, ge=1)
     max_candidates_per_user: int = Field(300, ge=10)
     random_state: int = 42
     num_threads: int = Field(2, ge=1)
     shortlist_trees: int = Field(16, ge=0)
     shortlist_size: int = Field(50, ge=1)
+    #: item feature the ranker boosts from (weight * log1p(value)); "" boosts from zero
+    base_feature: str = "item_decay_1d"
+    base_weight: float = Field(1.0, gt=0)
 
 
 class EvaluateSettings(_Section):
     k: tuple[int, ...] = (10, 50)
+    #: the baseline family beside the sources alone: hard-window charts of these lengths (and all time)...
+    chart_days: tuple[int, ...] = (1, 3, 7, 14, 30)
+    #: ...and time-decayed popularity at these half-lives
+    decay_half_lives: tuple[float, ...] = (1.0, 3.0, 7.0, 14.0)
 
 
 class TrainSettings(_Section):
@@ -137,6 +147,11 @@ class TrainSettings(_Section):
             shortlist=(
                 ShortlistConfig(trees=shortlist.shortlist_trees, size=shortlist.shortlist_size)
                 if shortlist.shortlist_trees > 0
+                else None
+            ),
+            ranker_base=(
+                RankerBase(feature=self.ranker.base_feature, weight=self.ranker.base_weight)
+                if self.ranker.base_feature
                 else None
             ),
         )

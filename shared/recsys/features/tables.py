@@ -14,6 +14,7 @@ import pandas as pd
 
 from recsys import columns as C
 from recsys.config import FeatureSettings
+from recsys.sources.popularity import decayed_counts
 
 DAY = 86_400.0
 NO_HISTORY = -1
@@ -55,18 +56,72 @@ def _with_value(history: pd.DataFrame) -> pd.DataFrame:
     return history.assign(_value=value.astype(np.float64))
 
 
-def build_user_features(history: pd.DataFrame, n_users: int, now: float, settings: FeatureSettings) -> pd.DataFrame:
+def _years(timestamps: np.ndarray) -> np.ndarray:
+    return 1970.0 + timestamps / (365.25 * DAY)
+
+
+def release_years(items: pd.DataFrame | None, n_items: int, settings: FeatureSettings) -> np.ndarray:
+    """Each item's release year from the configured metadata column (NaN where unknown or absent)."""
+    years = np.full(n_items, np.nan)
+    column = settings.release_year_column
+    if items is not None and column and column in items and pd.api.types.is_numeric_dtype(items[column]):
+        years[items[C.ITEM_IDX].to_numpy()] = items[column].to_numpy(np.float64)
+    return years
+
+
+def _item_first_seen(history: pd.DataFrame, n_items: int) -> np.ndarray:
+    first = np.full(n_items, np.inf)
+    np.minimum.at(first, history[C.ITEM_IDX].to_numpy(), history[C.TIMESTAMP].to_numpy(np.float64))
+    return first
+
+
+def build_user_features(
+    history: pd.DataFrame, items: pd.DataFrame | None, n_users: int, n_items: int, now: float, settings: FeatureSettings
+) -> pd.DataFrame:
+    """Activity, recency and the user's taste for new things: how fresh (days since the item first appeared)
+    and how recent (years since release) the items were when the user took them."""
     history = _with_value(history)
     stats = _per_id(history, C.USER_IDX, n_users)
+    users = history[C.USER_IDX].to_numpy()
+    timestamps = history[C.TIMESTAMP].to_numpy(np.float64)
+    n = stats["n"].fillna(0).to_numpy(np.float64)
+    per_user = np.maximum(n, 1)
+
+    def mean_over_history(values: np.ndarray) -> np.ndarray:
+        known = ~np.isnan(values)
+        count = np.bincount(users[known], minlength=n_users)
+        total = np.bincount(users[known], weights=values[known], minlength=n_users)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / count, np.nan)
+
+    def share_of_history(flags: np.ndarray) -> np.ndarray:
+        return np.where(n > 0, np.bincount(users, weights=flags, minlength=n_users) / per_user, np.nan)
+
+    age_at_use = (timestamps - _item_first_seen(history, n_items)[history[C.ITEM_IDX].to_numpy()]) / DAY
+    year_gap_at_use = _years(timestamps) - release_years(items, n_items, settings)[history[C.ITEM_IDX].to_numpy()]
     features = {
-        "user_n": stats["n"].fillna(0).to_numpy(np.float32),
+        "user_n": n.astype(np.float32),
         "user_days_since_last": ((now - stats["last"]) / DAY).to_numpy(np.float32),
         "user_days_since_first": ((now - stats["first"]) / DAY).to_numpy(np.float32),
+        "user_mean_gap_days": np.where(
+            n > 1, (stats["last"] - stats["first"]).to_numpy() / DAY / np.maximum(n - 1, 1), np.nan
+        ),
         "user_value_mean": stats["value_mean"].to_numpy(np.float32),
         "user_value_std": stats["value_std"].to_numpy(np.float32),
         **_windows(history, C.USER_IDX, now, settings.windows_days, "user", n_users),
+        **{
+            f"user_fresh_{d}d": np.where(
+                n > 0, np.bincount(users, weights=age_at_use < d, minlength=n_users) / per_user, np.nan
+            )
+            for d in settings.fresh_days
+        },
+        "user_mean_log_age": mean_over_history(np.log1p(age_at_use)),
+        "user_mean_year_gap": mean_over_history(year_gap_at_use),
+        "user_new_release_share": mean_over_history(
+            np.where(np.isnan(year_gap_at_use), np.nan, year_gap_at_use < settings.new_release_years)
+        ),
     }
-    table = pd.DataFrame(features)
+    table = pd.DataFrame({name: np.asarray(values, dtype=np.float32) for name, values in features.items()})
     cold = {name: (0.0 if name == "user_n" or name.startswith("user_n_") else np.nan) for name in features}
     table = pd.concat([table, pd.DataFrame([cold])], ignore_index=True).astype(np.float32)
     table.insert(0, C.USER_IDX, np.append(np.arange(n_users), NO_HISTORY).astype(np.int32))
@@ -110,23 +165,55 @@ def tag_columns_of(items: pd.DataFrame) -> list[str]:
     ]
 
 
+def _chart_rank(counts: np.ndarray, all_time: np.ndarray) -> np.ndarray:
+    """Each item's position in a chart (0 = top; ties by all-time count, then item index)."""
+    order = np.lexsort((np.arange(len(counts)), -all_time, -counts))
+    rank = np.empty(len(counts), dtype=np.float32)
+    rank[order] = np.arange(len(counts), dtype=np.float32)
+    return rank
+
+
 def build_item_features(
     history: pd.DataFrame, items: pd.DataFrame | None, n_items: int, now: float, settings: FeatureSettings
 ) -> pd.DataFrame:
+    """Counts, ranks and growth in each window, decayed counts, age and release year: what a trend looks like
+    at the cutoff. Ranks and growth ratios compare across windows of different traffic, raw counts do not."""
     history = _with_value(history)
     stats = _per_id(history, C.ITEM_IDX, n_items)
+    all_time = stats["n"].fillna(0).to_numpy(np.float64)
     windows = _windows(history, C.ITEM_IDX, now, settings.windows_days, "item", n_items)
-    short, long = min(settings.windows_days), max(settings.windows_days)
+    item_ids = history[C.ITEM_IDX].to_numpy()
+    timestamps = history[C.TIMESTAMP].to_numpy(np.float64)
+    days = sorted(settings.windows_days)
+    growth = {
+        f"item_growth_{short}_{long}": (windows[f"item_n_{short}d"] + 1)
+        / (windows[f"item_n_{long}d"] + 1)
+        * (long / short)
+        for short, long in zip(days, days[2:], strict=False)
+    }
+    recent = timestamps >= now - 7 * DAY
+    recent_value = np.bincount(item_ids[recent], weights=history["_value"].to_numpy()[recent], minlength=n_items)
+    recent_count = np.bincount(item_ids[recent], minlength=n_items)
+    days_since_first = ((now - stats["first"]) / DAY).to_numpy(np.float64)
     features = {
-        "item_n": stats["n"].fillna(0).to_numpy(np.float32),
+        "item_n": all_time.astype(np.float32),
         **windows,
-        "item_trend": (windows[f"item_n_{short}d"] + 1) / (windows[f"item_n_{long}d"] + 1) * (long / short),
-        "item_days_since_first": ((now - stats["first"]) / DAY).to_numpy(np.float32),
+        **{f"item_rank_{d}d": _chart_rank(windows[f"item_n_{d}d"], all_time) for d in days},
+        "item_rank_all": _chart_rank(all_time, all_time),
+        **{
+            f"item_decay_{h:g}d": decayed_counts(item_ids, timestamps, n_items, now, h)
+            for h in settings.decay_half_lives
+        },
+        **growth,
+        "item_days_since_first": days_since_first.astype(np.float32),
+        "item_log_age": np.log1p(days_since_first).astype(np.float32),
         "item_days_since_last": ((now - stats["last"]) / DAY).to_numpy(np.float32),
+        "item_year_gap": (_years(np.asarray(now)) - release_years(items, n_items, settings)).astype(np.float32),
         "item_value_mean": stats["value_mean"].to_numpy(np.float32),
         "item_value_std": stats["value_std"].to_numpy(np.float32),
+        "item_value_mean_7d": np.where(recent_count > 0, recent_value / np.maximum(recent_count, 1), np.nan),
     }
-    table = pd.DataFrame(features)
+    table = pd.DataFrame({name: np.asarray(values, dtype=np.float32) for name, values in features.items()})
     if items is not None:
         table = pd.concat([table, _metadata_features(items, n_items, tag_columns_of(items))], axis=1)
     table = table.astype(np.float32)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from recsys.artifacts import ShortlistConfig
+from recsys.artifacts import RankerBase, ShortlistConfig
 from recsys.candidates.base import UserBatch
 from recsys.candidates.generate import Candidates
 from recsys.errors import ModelIntegrityError
@@ -40,6 +40,8 @@ class CandidateScorer(Protocol):
 class LightGBMScorer:
     """The LambdaRank booster over the assembled feature matrix; one or two predict calls per batch.
 
+    With a base (`RankerBase`), the score is the base plus the trees' sum, as in training.
+
     With a shortlist, every pair goes through the first `shortlist.trees` trees, then only each
     row's best `shortlist.size` pairs (never fewer than its k) through the rest. LambdaRank
     scores are sums over trees, so a finished pair's score is exactly the one-pass score; the
@@ -47,21 +49,29 @@ class LightGBMScorer:
     pick the shortlist well; `recsys evaluate` reports how often the top 10 match one-pass scoring.
     """
 
-    def __init__(self, booster: lgb.Booster, shortlist: ShortlistConfig | None = None) -> None:
+    def __init__(
+        self, booster: lgb.Booster, shortlist: ShortlistConfig | None = None, base: RankerBase | None = None
+    ) -> None:
         self.booster = booster
         self.feature_names: tuple[str, ...] = tuple(booster.feature_name())
+        if base is not None and base.feature not in self.feature_names:
+            raise ModelIntegrityError(f"the ranker boosts from {base.feature!r}, which is not one of its features")
+        self.base = base
+        self._base_column = self.feature_names.index(base.feature) if base is not None else -1
         # a shortlist only pays off when trees remain after it
         self.shortlist = shortlist if shortlist and shortlist.trees < booster.current_iteration() else None
 
     @classmethod
-    def load(cls, path: Path, shortlist: ShortlistConfig | None = None) -> LightGBMScorer:
+    def load(
+        cls, path: Path, shortlist: ShortlistConfig | None = None, base: RankerBase | None = None
+    ) -> LightGBMScorer:
         import lightgbm as lgb  # only functions that rank pay for its import (and scipy's)
 
         try:
             booster = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
         except (lgb.basic.LightGBMError, OSError) as exc:
             raise ModelIntegrityError(f"{path.name}: cannot load the ranker ({exc})") from None
-        return cls(booster, shortlist)
+        return cls(booster, shortlist, base)
 
     def check_compatible(self, model: ModelArrays, source_names: Sequence[str]) -> None:
         expected = feature_names(model, source_names)
@@ -76,11 +86,12 @@ class LightGBMScorer:
         if len(candidates) == 0:
             return np.zeros(0, dtype=np.float32)
         matrix = assemble(model, batch, candidates)
+        base = self.base.of(matrix[:, self._base_column]) if self.base is not None else 0.0
         # threads come from OpenMP's default, which the functions pin to 1 (see recsys.runtime)
         if self.shortlist is None:
-            return self._predict(matrix).astype(np.float32)
+            return (base + self._predict(matrix)).astype(np.float32)
         trees, size = self.shortlist.trees, self.shortlist.size
-        partial = self._predict(matrix, count=trees)
+        partial = base + self._predict(matrix, count=trees)
         finish, _ = top_k_per_row(candidates.row, candidates.item, partial, np.maximum(k, size))
         scores = np.full(len(candidates), -np.inf, dtype=np.float32)
         scores[finish] = partial[finish] + self._predict(matrix[finish], first=trees)

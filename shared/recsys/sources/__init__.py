@@ -12,6 +12,7 @@ from typing import Any
 from recsys.candidates.base import CandidateSource
 from recsys.errors import ModelIntegrityError
 from recsys.sources.als import AlsSource
+from recsys.sources.chart import ChartSource
 from recsys.sources.covisit import CoVisitationSource
 from recsys.sources.popularity import PopularitySource
 
@@ -21,6 +22,10 @@ BUILTIN: tuple[Source, ...] = (
     AlsSource(),
     CoVisitationSource(),
     PopularitySource(),
+    ChartSource(days=1),
+    ChartSource(days=3),
+    ChartSource(days=7),
+    ChartSource(days=30),
 )
 
 _registry: dict[str, Source] = {source.name: source for source in BUILTIN}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -16,13 +15,11 @@ from recsys.candidates.base import (
     Array,
     FitInput,
     ReadArray,
-    SourceScores,
     SourceSettings,
-    UserBatch,
     expect_finite,
     expect_shape,
 )
-from recsys.candidates.scores import SharedScores
+from recsys.candidates.scores import SharedVector
 
 POPULARITY: Final = "popularity.npy"
 DAY = 86_400.0
@@ -41,18 +38,6 @@ def decayed_counts(history_items: I64, timestamps: Array, n_items: int, now: flo
     return (decayed + 1e-6 * np.log1p(all_time)).astype(np.float32)
 
 
-@dataclass(frozen=True)
-class LoadedPopularity:
-    vector: F32
-    order: I64 = field(init=False)  # best first, computed once per model
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "order", np.argsort(-self.vector, kind="stable").astype(np.int64))
-
-    def score(self, batch: UserBatch) -> SourceScores:
-        return SharedScores(self.vector, self.order, len(batch))
-
-
 class PopularitySource:
     name = "popularity"
     settings_model = PopularitySettings
@@ -65,8 +50,8 @@ class PopularitySource:
         timestamps = history[C.TIMESTAMP].to_numpy(dtype=np.float64)
         return {POPULARITY: decayed_counts(items, timestamps, data.n_items, data.now, settings.half_life_days)}
 
-    def load(self, read: ReadArray, n_users: int, n_items: int) -> LoadedPopularity:
+    def load(self, read: ReadArray, n_users: int, n_items: int) -> SharedVector:
         vector = np.asarray(read(POPULARITY), dtype=np.float32)
         expect_shape(POPULARITY, vector, (n_items,))
         expect_finite(POPULARITY, vector)
-        return LoadedPopularity(vector)
+        return SharedVector(vector)

@@ -15,7 +15,7 @@ from recsys.features.tables import (
     lists_restored,
     tag_vocabulary,
 )
-from recsys.train.rundir import CUTS, RunDir
+from recsys.train.rundir import RunDir
 from recsys.train.split import history_for
 
 
@@ -26,10 +26,12 @@ def run_features(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
     if prepared["has_items"]:
         items = lists_restored(run.read_parquet("prepare", "items.parquet"))
     vocabulary = tag_vocabulary(items, settings.features.max_tag_values)
-    for cut in CUTS:
+    for cut in run.cuts():
         history, now = history_for(run, cut)
         out = run.step("features", cut)
-        build_user_features(history, n_users, now, settings.features).to_parquet(out / A.USER_FEATURES, index=False)
+        build_user_features(history, items, n_users, n_items, now, settings.features).to_parquet(
+            out / A.USER_FEATURES, index=False
+        )
         build_item_features(history, items, n_items, now, settings.features).to_parquet(
             out / A.ITEM_FEATURES, index=False
         )

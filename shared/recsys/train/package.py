@@ -1,4 +1,4 @@
-"""Step `package`: the served model directory (the `full` cut + the ranker) and its manifest."""
+"""Step `package`: the served model directory (the fits on all the data + the final ranker) and its manifest."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from recsys.config import TrainSettings
 from recsys.loaded import LoadedModel
 from recsys.model import find_file
 from recsys.ranking.scorers import LightGBMScorer
-from recsys.train.rundir import RunDir
+from recsys.train.rundir import SERVED_CUT, RunDir
+from recsys.train.split import FINAL
 
 
 def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
@@ -24,7 +25,7 @@ def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    search_path = (*run.model_path("full"), run.root / "stage2")
+    search_path = (*run.model_path(SERVED_CUT), run.root / "stage2" / FINAL)
     for name in (*serving.required_files(), A.FEATURE_IMPORTANCE):
         shutil.copy2(find_file(search_path, name), staging / name)
 

@@ -10,14 +10,13 @@ from typing import Any
 from tqdm import tqdm
 
 from recsys import artifacts as A
-from recsys.bulk import CHUNK_USERS
 from recsys.config import TrainSettings
 from recsys.errors import ConfigError, InputDataError
 from recsys.train.evaluate import run_evaluate
 from recsys.train.features import run_features
 from recsys.train.package import run_package
 from recsys.train.prepare import run_prepare
-from recsys.train.rundir import CUTS, RunDir
+from recsys.train.rundir import RunDir
 from recsys.train.split import run_split
 from recsys.train.stage1 import run_stage1
 from recsys.train.stage2 import run_stage2
@@ -39,18 +38,24 @@ class Step:
     run: Callable[[TrainJob, Callable[[], object]], Any]
 
 
-def _stage2_chunks(job: TrainJob) -> int:
-    users = int(job.run.read_json("split", "split.json")["rank_train_users"])
-    return max(1, -(-users // CHUNK_USERS))
+def _stage2_parts(job: TrainJob) -> int:
+    """One part per label window, one per ranker."""
+    rankers = job.run.read_json("split", "split.json")["rankers"]
+    windows = {w["cut"] for windows in rankers.values() for w in windows}
+    return len(windows) + len(rankers)
+
+
+def _folds(job: TrainJob) -> int:
+    return len(job.run.read_json("split", "split.json")["folds"])
 
 
 STEPS: tuple[Step, ...] = (
     Step("prepare", lambda j: 1, lambda j, adv: (run_prepare(j.run, j.interactions, j.items), adv())),
     Step("split", lambda j: 1, lambda j, adv: (run_split(j.run, j.settings.split), adv())),
-    Step("stage1", lambda j: len(CUTS), lambda j, adv: run_stage1(j.run, j.settings, adv)),
-    Step("features", lambda j: len(CUTS), lambda j, adv: run_features(j.run, j.settings, adv)),
-    Step("stage2", _stage2_chunks, lambda j, adv: run_stage2(j.run, j.settings, adv)),
-    Step("evaluate", lambda j: 4, lambda j, adv: run_evaluate(j.run, j.settings, adv)),
+    Step("stage1", lambda j: len(j.run.cuts()), lambda j, adv: run_stage1(j.run, j.settings, adv)),
+    Step("features", lambda j: len(j.run.cuts()), lambda j, adv: run_features(j.run, j.settings, adv)),
+    Step("stage2", _stage2_parts, lambda j, adv: run_stage2(j.run, j.settings, adv)),
+    Step("evaluate", _folds, lambda j, adv: run_evaluate(j.run, j.settings, adv)),
     Step("package", lambda j: 1, lambda j, adv: (run_package(j.run, j.settings, j.out), adv())),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)

@@ -1,18 +1,18 @@
-"""The run directory: one folder per step, and the three history cutoffs every fit is made at."""
+"""The run directory: one folder per step; fits are made per cut (see `recsys.train.split`)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pandas as pd
 
 from recsys.errors import InputDataError
 
-#: t1: fit the ranker's stage 1 | t2: fit the test-time stage 1 | full: what gets served
-CUTS: Final = ("t1", "t2", "full")
+#: the cut whose fits are served: all the data
+SERVED_CUT = "c0"
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ class RunDir:
         if not path.is_file():
             raise InputDataError(f"{path}: missing; run the '{step}' step first")
         return pd.read_parquet(path)
+
+    def cuts(self) -> list[str]:
+        """Every cut the split step laid out, `c0` (all data) first."""
+        return list(self.read_json("split", "split.json")["cuts"])
 
     def model_path(self, cut: str) -> tuple[Path, ...]:
         """Where `ModelArrays.load` finds a cut's files: its stage-1 and feature folders, and the id maps."""

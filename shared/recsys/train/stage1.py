@@ -1,4 +1,4 @@
-"""Step `stage1`: at each cutoff, each user's seen items and every configured source's fit."""
+"""Step `stage1`: at each cut, each user's seen items and every configured source's fit."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from recsys.candidates.base import FitInput
 from recsys.config import TrainSettings
 from recsys.errors import ModelIntegrityError
 from recsys.ragged import Ragged
-from recsys.train.rundir import CUTS, RunDir
+from recsys.train.rundir import RunDir
 from recsys.train.split import history_for
 
 
@@ -31,7 +31,7 @@ def seen_index(history: pd.DataFrame, n_users: int) -> Ragged:
 def run_stage1(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> None:
     prepared = run.read_json("prepare", "prepare.json")
     n_users, n_items = int(prepared["users"]), int(prepared["items"])
-    for cut in CUTS:
+    for cut in run.cuts():
         history, now = history_for(run, cut)
         out = run.step("stage1", cut)
         seen = seen_index(history, n_users)

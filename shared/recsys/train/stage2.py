@@ -1,8 +1,17 @@
-"""Step `stage2`: LightGBM LambdaRank on stage-1 candidates labelled by the [t1, t2) window."""
+"""Step `stage2`: LightGBM LambdaRank rankers, one per backtest fold and the served one.
+
+Each ranker learns from the label windows before the cut it serves from (`recsys.train.split`):
+window `[c_i, c_{i-1})` labels the stage-1 candidates of its users, generated from stage 1 and
+features fitted at `c_i`. The most recent window is held out for early stopping, so the number
+of trees is chosen on data later in time than what the ranker was fitted on. A window's labelled
+candidates are built once and shared by every ranker that uses it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -20,17 +29,37 @@ from recsys.ranking.scorers import ReciprocalRankFusion
 from recsys.ranking.topk import top_k_per_row
 from recsys.recommender import Recommender, Request
 from recsys.train.rundir import RunDir
+from recsys.train.split import Window, ranker_windows, window_interactions
 
 
-def _labelled_candidates(
-    run: RunDir, settings: TrainSettings, advance: Callable[[], object]
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], tuple[str, ...]]:
+@dataclass(frozen=True)
+class Labelled:
+    """One label window's candidate pairs: features, 0/1 labels, and each query's (user's) size."""
+
+    features: npt.NDArray[np.float32]
+    labels: npt.NDArray[np.float32]
+    groups: npt.NDArray[np.int64]
+    names: tuple[str, ...]
+
+    @classmethod
+    def concat(cls, parts: list[Labelled]) -> Labelled:
+        return cls(
+            np.concatenate([p.features for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            np.concatenate([p.groups for p in parts]),
+            parts[0].names,
+        )
+
+
+def label_window(run: RunDir, settings: TrainSettings, window: Window) -> Labelled:
+    """The stage-1 candidates of the window's users (at most `max_candidates_per_user`, by rank fusion),
+    labelled 1 where the user took the item in the window; users with no positive are dropped."""
     serving = settings.serving_config()
-    model = ModelArrays.load(*run.model_path("t1"), source_names=serving.source_names)
+    model = ModelArrays.load(*run.model_path(window.cut), source_names=serving.source_names)
     recommender = Recommender.build(model, ReciprocalRankFusion(), serving)
-    window = run.read_parquet("split", "rank_train.parquet")
-    label_keys = np.unique(window[C.USER_IDX].to_numpy(np.int64) * model.n_items + window[C.ITEM_IDX].to_numpy())
-    users = np.unique(window[C.USER_IDX].to_numpy(np.int32))
+    taken = window_interactions(run, window)
+    label_keys = np.unique(taken[C.USER_IDX].to_numpy(np.int64) * model.n_items + taken[C.ITEM_IDX].to_numpy())
+    users = np.unique(taken[C.USER_IDX].to_numpy(np.int32))
     cap = settings.ranker.max_candidates_per_user
     blocks: list[npt.NDArray[np.float32]] = []
     labels: list[npt.NDArray[np.float32]] = []
@@ -47,25 +76,22 @@ def _labelled_candidates(
         candidates = candidates.select(useful)
         blocks.append(assemble(model, batch, candidates))
         labels.append(label[useful].astype(np.float32))
-        groups.append(np.bincount(candidates.row, minlength=len(chunk)))
-        advance()
-    group_sizes = np.concatenate(groups)
-    return (
-        np.concatenate(blocks),
-        np.concatenate(labels),
-        group_sizes[group_sizes > 0],
-        feature_names(model, recommender.generator.source_names),
-    )
+        sizes = np.bincount(candidates.row, minlength=len(chunk))
+        groups.append(sizes[sizes > 0])
+    names = feature_names(model, serving.source_names)
+    if not blocks:
+        return Labelled(np.zeros((0, len(names)), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), names)
+    return Labelled(np.concatenate(blocks), np.concatenate(labels), np.concatenate(groups), names)
 
 
-def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, float]:
-    features, labels, groups, names = _labelled_candidates(run, settings, advance)
-    if len(groups) < 10:
-        raise InputDataError(f"only {len(groups)} users have a candidate they went on to use: too little to rank")
+def train_ranker(train: Labelled, valid: Labelled, settings: TrainSettings) -> lgb.Booster:
+    for part, data in (("training", train), ("early-stopping", valid)):
+        if len(data.groups) < 10:
+            raise InputDataError(
+                f"only {len(data.groups)} users in the {part} label window(s) have a candidate they went on to "
+                "use: too little to rank (more data, or a longer [split] horizon)"
+            )
     rs = settings.ranker
-    rng = np.random.default_rng(rs.random_state)
-    is_valid_group = rng.random(len(groups)) < rs.validation_fraction
-    row_is_valid = np.repeat(is_valid_group, groups)
     params = {
         "objective": rs.objective,
         "metric": "ndcg",
@@ -83,24 +109,34 @@ def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
         "force_row_wise": True,
         "verbosity": -1,
     }
+    base = settings.serving_config().ranker_base
+
+    def init_score(data: Labelled) -> npt.NDArray[np.float64] | None:
+        if base is None:
+            return None
+        if base.feature not in data.names:
+            raise InputDataError(
+                f"ranker.base_feature {base.feature!r} is not a feature; features: {', '.join(data.names)}"
+            )
+        return base.of(data.features[:, data.names.index(base.feature)])
+
     train_set = lgb.Dataset(
-        features[~row_is_valid],
-        labels[~row_is_valid],
-        group=groups[~is_valid_group],
-        feature_name=list(names),
+        train.features, train.labels, group=train.groups, feature_name=list(train.names), init_score=init_score(train)
     )
     valid_set = lgb.Dataset(
-        features[row_is_valid], labels[row_is_valid], group=groups[is_valid_group], reference=train_set
+        valid.features, valid.labels, group=valid.groups, reference=train_set, init_score=init_score(valid)
     )
-    booster = lgb.train(
+    return lgb.train(
         params,
         train_set,
         num_boost_round=rs.num_boost_round,
         valid_sets=[valid_set],
-        valid_names=["held_out_users"],
+        valid_names=["later_window"],
         callbacks=[lgb.early_stopping(rs.early_stopping_rounds, verbose=False)],
     )
-    out = run.step("stage2")
+
+
+def save_ranker(booster: lgb.Booster, out: Any) -> None:
     booster.save_model(str(out / A.RANKER), num_iteration=booster.best_iteration)
     importance = pd.DataFrame(
         {
@@ -110,12 +146,27 @@ def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
         }
     ).sort_values("gain", ascending=False)
     importance.to_csv(out / A.FEATURE_IMPORTANCE, index=False)
-    summary = {
-        "queries": len(groups),
-        "rows": len(labels),
-        "positive_rate": float(labels.mean()),
-        "best_iteration": int(booster.best_iteration),
-        "held_out_ndcg@10": float(booster.best_score["held_out_users"]["ndcg@10"]),
-    }
+
+
+def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, Any]:
+    rankers = ranker_windows(run)
+    labelled: dict[Window, Labelled] = {}
+    for window in sorted({w for windows in rankers.values() for w in windows}, key=lambda w: -w.start):
+        labelled[window] = label_window(run, settings, window)
+        advance()
+    summary: dict[str, Any] = {}
+    for name, windows in rankers.items():
+        valid, train = labelled[windows[0]], Labelled.concat([labelled[w] for w in windows[1:]])
+        booster = train_ranker(train, valid, settings)
+        save_ranker(booster, run.step("stage2", name))
+        summary[name] = {
+            "windows": [{"cut": w.cut, "start": w.start, "stop": w.stop} for w in windows],
+            "train_queries": len(train.groups),
+            "train_rows": len(train.labels),
+            "positive_rate": float(train.labels.mean()),
+            "best_iteration": int(booster.best_iteration),
+            "later_window_ndcg@10": float(booster.best_score["later_window"]["ndcg@10"]),
+        }
+        advance()
     run.write_json("stage2", "training.json", summary)
     return summary
