@@ -54,13 +54,6 @@ class ModelArrays:
             raise ModelIntegrityError("this model was loaded without its feature tables (stage 1 only)")
         return self.features
 
-    def history_lengths(self, users: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
-        """Items in each user's history (0 for an unknown user, index -1)."""
-        known = users >= 0
-        lengths = np.zeros(len(users), dtype=np.int64)
-        lengths[known] = self.seen.indptr[users[known] + 1] - self.seen.indptr[users[known]]
-        return lengths
-
     @classmethod
     def load(cls, *search_path: Path, source_names: Sequence[str], with_features: bool = True) -> ModelArrays:
         def path(name: str) -> Path:

@@ -7,8 +7,6 @@ unknown users. Column lists here are the declared schema the loader checks again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
@@ -18,14 +16,6 @@ from recsys.sources.popularity import decayed_counts
 
 DAY = 86_400.0
 NO_HISTORY = -1
-
-
-@dataclass(frozen=True)
-class FeatureTables:
-    user_features: pd.DataFrame
-    item_features: pd.DataFrame
-    user_tags: pd.DataFrame
-    item_tags: pd.DataFrame
 
 
 def _windows(
