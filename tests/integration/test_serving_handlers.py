@@ -306,3 +306,14 @@ def test_logs_and_metrics(
     assert handled[-1]["function_request_id"] == lambda_context.aws_request_id
     assert "cold_start" in handled[-1]
     assert "no-such-item" not in json.dumps(lines)  # request bodies are never logged
+
+
+def test_a_misconfigured_function_fails_the_invocation_instead_of_blaming_the_caller(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: LocalLambdaContext
+) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.delenv("MODEL_BUCKET", raising=False)
+    monkeypatch.delenv("MODEL_DIR", raising=False)
+    with pytest.raises(ValidationError, match="set MODEL_BUCKET"):
+        rerank_handler.handler({"user_id": "185"}, lambda_context)

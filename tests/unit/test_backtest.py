@@ -93,3 +93,35 @@ def test_a_ranker_boosted_from_a_chart_adds_the_chart_back(demo_model_dir: Any) 
     np.testing.assert_allclose(one_pass, expected, rtol=1e-5, atol=1e-6)  # float32 scores
     without = LightGBMScorer(scorer.booster).score(model.arrays, batch, candidates, np.full(20, 10))
     assert not np.allclose(without, one_pass)  # the base changes the scores: dropping it would be caught
+
+
+def _lightgbm_ndcg_at_10(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
+    values, start = [], 0
+    discount = 1.0 / np.log2(np.arange(2, 12))
+    for size in groups:
+        score, label = scores[start : start + size], labels[start : start + size]
+        start += size
+        top = label[np.argsort(-score, kind="stable")][:10]
+        ideal = np.sort(label)[::-1][:10]
+        values.append(
+            float(((2**top - 1) * discount[: len(top)]).sum() / ((2**ideal - 1) * discount[: len(ideal)]).sum())
+        )
+    return float(np.mean(values))
+
+
+def test_the_ranker_was_trained_from_the_base_it_is_served_with(synthetic_run: TrainJob) -> None:
+    """Base + trees on the early-stopping window gives the nDCG@10 training recorded; trees alone do not."""
+    import lightgbm as lgb
+    from recsys.train.split import ranker_windows
+    from recsys.train.stage2 import label_window
+
+    run, settings = synthetic_run.run, synthetic_run.settings
+    base = settings.serving_config().ranker_base
+    assert base is not None
+    recorded = run.read_json("stage2", "training.json")["final"]["later_window_ndcg@10"]
+    valid = label_window(run, settings, ranker_windows(run)["final"][0])
+    booster = lgb.Booster(model_file=str(run.root / "stage2" / "final" / "ranker.txt"))
+    trees = booster.predict(valid.features)
+    with_base = base.of(valid.features[:, valid.names.index(base.feature)]) + trees
+    assert _lightgbm_ndcg_at_10(with_base, valid.labels, valid.groups) == pytest.approx(recorded, abs=1e-4)
+    assert _lightgbm_ndcg_at_10(trees, valid.labels, valid.groups) != pytest.approx(recorded, abs=1e-4)

@@ -40,6 +40,7 @@ def test_json_override_file(tmp_path: Path) -> None:
         ('candidates.sources=["als", "nope", "popularity"]', "unknown source"),
         ("split.label_windows=1", "split.label_windows: Input should be greater than or equal to 2"),
         ("split.horizon_fraction=0.6", "split.horizon_fraction"),
+        ("evaluate.k=[5, 20]", "evaluate.k must include 10"),
         ("factors", "expected section.key=value"),
     ],
 )
@@ -54,3 +55,12 @@ def test_unreadable_config_file(tmp_path: Path) -> None:
     bad.write_text("[als\n")
     with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
         load_settings(bad)
+
+
+def test_the_versioned_file_and_the_code_agree_on_every_default() -> None:
+    """Two sources of defaults drift apart silently (a file value overrides a changed code default)."""
+    from recsys.config import TrainSettings
+
+    in_file, in_code = load_settings(), TrainSettings()
+    for section in ("split", "candidates", "features", "ranker", "evaluate"):
+        assert getattr(in_file, section) == getattr(in_code, section), section

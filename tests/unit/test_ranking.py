@@ -59,8 +59,10 @@ def test_shortlist_finishes_each_rows_best_pairs_with_the_one_pass_score(model: 
     booster = model.recommender.scorer.booster  # type: ignore[attr-defined]
     iterations = booster.current_iteration()
     assert iterations >= 8
-    one_pass = LightGBMScorer(booster)
-    shortlisted = LightGBMScorer(booster, ShortlistConfig(trees=iterations // 4, size=SIZE))
+    base = model.manifest.serving.ranker_base  # the served scorers boost from the chart: both passes add it
+    assert base is not None
+    one_pass = LightGBMScorer(booster, base=base)
+    shortlisted = LightGBMScorer(booster, ShortlistConfig(trees=iterations // 4, size=SIZE), base=base)
     users = np.arange(60, dtype=np.int32)
     users[-10:] = -1  # unknown users too
     k = np.full(len(users), 10, dtype=np.int64)
@@ -77,7 +79,10 @@ def test_shortlist_finishes_each_rows_best_pairs_with_the_one_pass_score(model: 
     available = np.bincount(candidates.row, minlength=len(users))
     np.testing.assert_array_equal(per_row, np.minimum(np.maximum(k, SIZE), available))
     # the first pass ranks by the early trees: the shortlist is each row's best by that partial score
-    partial = booster.predict(assemble(model.arrays, batch, candidates), num_iteration=iterations // 4)
+    matrix = assemble(model.arrays, batch, candidates)
+    partial = base.of(matrix[:, booster.feature_name().index(base.feature)]) + booster.predict(
+        matrix, num_iteration=iterations // 4
+    )
     for r in (0, 1, 55):
         in_row = candidates.row == r
         cut = np.sort(partial[in_row])[::-1][per_row[r] - 1]

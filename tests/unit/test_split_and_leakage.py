@@ -9,7 +9,7 @@ from recsys.config import SplitSettings, load_settings
 from recsys.errors import InputDataError
 from recsys.train.pipeline import TrainJob, run_pipeline
 from recsys.train.rundir import RunDir
-from recsys.train.split import TimeGrid, Window, window_interactions
+from recsys.train.split import TimeGrid, Window, history_for, window_interactions
 
 
 def _grid(folds: int = 3, label_windows: int = 2) -> TimeGrid:
@@ -114,3 +114,14 @@ def test_seen_index_at_each_cut_holds_only_earlier_interactions(synthetic_run: T
         history = interactions[interactions["timestamp"] < at]
         seen = np.load(run.root / "stage1" / cut / "seen_items.npy")
         assert len(seen) == len(history.drop_duplicates(["user_idx", "item_idx"])), cut
+
+
+def test_an_interaction_exactly_at_a_cut_belongs_to_the_window_after_it(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.step("prepare")
+    pd.DataFrame({"timestamp": [5, 9, 10, 11], "user_idx": 0, "item_idx": [0, 1, 2, 3]}).to_parquet(
+        tmp_path / "prepare" / "interactions.parquet"
+    )
+    run.write_json("split", "split.json", {"cuts": {"c0": 12, "c1": 10}})
+    history, now = history_for(run, "c1")
+    assert history["timestamp"].tolist() == [5, 9] and now == 10.0

@@ -75,9 +75,11 @@ def direct_invoke(function: str, event: Event, service: Callable[[], Recommendat
     spec = ACTIONS[action]
     try:
         request = spec.request.model_validate({k: v for k, v in event.items() if k != "action"})
-        return spec.run(service(), request).model_dump(mode="json")
     except ValidationError as exc:
         return _error("invalid_request", validation_message(exc.errors()), 422)
+    handler_service = service()  # outside the try: bad settings are the deployment's fault, not the caller's
+    try:
+        return spec.run(handler_service, request).model_dump(mode="json")
     except RecsysError as exc:
         return _error(exc.code, exc.message, exc.status)
 

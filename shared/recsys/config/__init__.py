@@ -92,11 +92,18 @@ class RankerSettings(_Section):
 
 
 class EvaluateSettings(_Section):
+    #: cutoffs reported; 10 must be one (nDCG@10 chooses the best baseline and gates publishing)
     k: tuple[int, ...] = (10, 50)
     #: the baseline family beside the sources alone: hard-window charts of these lengths (and all time)...
     chart_days: tuple[int, ...] = (1, 3, 7, 14, 30)
     #: ...and time-decayed popularity at these half-lives
     decay_half_lives: tuple[float, ...] = (1.0, 3.0, 7.0, 14.0)
+
+    @model_validator(mode="after")
+    def _reports_at_10(self) -> EvaluateSettings:
+        if 10 not in self.k:
+            raise ValueError("evaluate.k must include 10: nDCG@10 chooses the best baseline and gates publishing")
+        return self
 
 
 class TrainSettings(_Section):

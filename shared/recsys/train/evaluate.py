@@ -42,7 +42,7 @@ def to_matrix(ranked: Ranked, rows: int, k: int) -> npt.NDArray[np.int32]:
 
 
 def relevant_items(test: pd.DataFrame, users: npt.NDArray[np.int32], model: ModelArrays) -> Ragged:
-    """Each test user's test-window items that were not already seen before t2."""
+    """Each test user's test-window items that they had not taken before the window."""
     seen = model.seen.take_rows(users)
     seen_keys = seen.row_ids() * model.n_items + seen.values
     row_of = {int(u): r for r, u in enumerate(users)}

@@ -31,6 +31,9 @@ from recsys.recommender import Recommender, Request
 from recsys.train.rundir import RunDir
 from recsys.train.split import Window, ranker_windows, window_interactions
 
+#: the k a label window's candidates are generated for: serving's default (`DEFAULT_K`)
+SERVING_K = 10
+
 
 @dataclass(frozen=True)
 class Labelled:
@@ -65,10 +68,13 @@ def label_window(run: RunDir, settings: TrainSettings, window: Window) -> Labell
     labels: list[npt.NDArray[np.float32]] = []
     groups: list[npt.NDArray[np.int64]] = []
     for chunk in chunks(users):
-        request = Request(users=chunk, k=np.full(len(chunk), cap, dtype=np.int64))
+        # generated as serving generates them (a backfill source proposes max(its count, k) items, and
+        # serving's k is small), so source ranks and n_sources mean in training what they mean when served
+        request = Request(users=chunk, k=np.full(len(chunk), SERVING_K, dtype=np.int64))
         batch, candidates = recommender.candidates(request)
-        fused = ReciprocalRankFusion().score(model, batch, candidates, request.k)
-        keep, _ = top_k_per_row(candidates.row, candidates.item, fused, request.k)
+        limit = np.full(len(chunk), cap, dtype=np.int64)
+        fused = ReciprocalRankFusion().score(model, batch, candidates, limit)
+        keep, _ = top_k_per_row(candidates.row, candidates.item, fused, limit)
         candidates = candidates.select(np.sort(keep))
         label = np.isin(chunk[candidates.row].astype(np.int64) * model.n_items + candidates.item, label_keys)
         positives = np.bincount(candidates.row, weights=label, minlength=len(chunk))
