@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -142,7 +143,7 @@ def train_ranker(train: Labelled, valid: Labelled, settings: TrainSettings) -> l
     )
 
 
-def save_ranker(booster: lgb.Booster, out: Any) -> None:
+def save_ranker(booster: lgb.Booster, out: Path) -> None:
     booster.save_model(str(out / A.RANKER), num_iteration=booster.best_iteration)
     importance = pd.DataFrame(
         {
