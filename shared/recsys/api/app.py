@@ -32,8 +32,8 @@ from recsys.errors import RecsysError
 from recsys.runtime.container import get_provider
 from recsys.runtime.telemetry import logger
 
-#: The two serving functions, and whether each needs the second stage (the ranker and its features).
-FUNCTIONS = {"rerank": True, "candidates": False}
+#: The two serving functions -> whether each ranks (loads the ranker and its feature tables).
+RANKS = {"rerank": True, "candidates": False}
 _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -60,7 +60,7 @@ def validation_message(errors: Sequence[Any]) -> str:
 
 def service_factory(functions: Iterable[str]) -> Callable[[], RecommendationService]:
     """The service for an app serving these functions: with the ranker if any of them ranks."""
-    with_ranker = any(FUNCTIONS[name] for name in functions)
+    with_ranker = any(RANKS[name] for name in functions)
 
     def service() -> RecommendationService:
         return RecommendationService(get_provider(with_ranker), get_api_settings())
@@ -68,7 +68,7 @@ def service_factory(functions: Iterable[str]) -> Callable[[], RecommendationServ
     return service
 
 
-def create_app(functions: str | Iterable[str] = tuple(FUNCTIONS)) -> FastAPI:
+def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
     """The routes of one function ("candidates" or "rerank"), or of both for local serving.
 
     Routes are `async def` although they compute: a Lambda container serves one request at a
@@ -76,9 +76,9 @@ def create_app(functions: str | Iterable[str] = tuple(FUNCTIONS)) -> FastAPI:
     event loop per invocation must start anew each time (about 2 ms of every request).
     """
     enabled = {functions} if isinstance(functions, str) else set(functions)
-    unknown = enabled - set(FUNCTIONS)
+    unknown = enabled - set(RANKS)
     if unknown:
-        raise ValueError(f"unknown function(s) {sorted(unknown)}; choose from {sorted(FUNCTIONS)}")
+        raise ValueError(f"unknown function(s) {sorted(unknown)}; choose from {sorted(RANKS)}")
     service = service_factory(enabled)
     app = FastAPI(
         title="serverless-recsys",

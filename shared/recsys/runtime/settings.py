@@ -7,9 +7,13 @@ those that take user ids and k (the HTTP API and batch); each adds its own in it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: the k of a request that names none; training generates its label candidates for it too
+DEFAULT_K: Final = 10
 
 
 class _FromEnvironment(BaseSettings):
@@ -36,7 +40,7 @@ class ModelSettings(_FromEnvironment):
 class RequestLimits(_FromEnvironment):
     """What a request (or a batch row) may ask for."""
 
-    default_k: int = Field(10, ge=1)
+    default_k: int = Field(DEFAULT_K, ge=1)
     max_k: int = Field(100, ge=1, le=1000)
     max_id_length: int = Field(128, ge=1, le=1024)
 

@@ -144,7 +144,7 @@ def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, advance: Cal
         "cold_users": int((~warm).sum()),
         "results": results,
     }
-    if one_pass_matrices and ranker.shortlist is not None:
+    if ranker.shortlist is not None:
         # what the shortlist costs: the served ranking against scoring every candidate with every tree
         served, one_pass_recommended = recommended_by[TWO_STAGE], np.vstack(one_pass_matrices)
         fold_result["shortlist"] = {

@@ -17,7 +17,7 @@ from recsys.train.features import run_features
 from recsys.train.package import run_package
 from recsys.train.prepare import run_prepare
 from recsys.train.rundir import RunDir
-from recsys.train.split import run_split
+from recsys.train.split import TimeGrid, run_split
 from recsys.train.stage1 import run_stage1
 from recsys.train.stage2 import run_stage2
 
@@ -40,13 +40,12 @@ class Step:
 
 def _stage2_parts(job: TrainJob) -> int:
     """One part per label window, one per ranker."""
-    rankers = job.run.read_json("split", "split.json")["rankers"]
-    windows = {w["cut"] for windows in rankers.values() for w in windows}
-    return len(windows) + len(rankers)
+    rankers = TimeGrid.read(job.run).rankers
+    return len({w for windows in rankers.values() for w in windows}) + len(rankers)
 
 
 def _folds(job: TrainJob) -> int:
-    return len(job.run.read_json("split", "split.json")["folds"])
+    return TimeGrid.read(job.run).folds
 
 
 STEPS: tuple[Step, ...] = (

@@ -90,7 +90,23 @@ class TimeGrid:
         rankers[FINAL] = self.ranker_windows(0)
         return rankers
 
+    def fold(self, f: int) -> Fold:
+        return Fold(f"fold{f}", "test" if f == 1 else "validation", f"c{f}", self.window(f))
+
+    @property
+    def all_folds(self) -> list[Fold]:
+        """Fold 1 (the latest, the test fold) first."""
+        return [self.fold(f) for f in range(1, self.folds + 1)]
+
+    @classmethod
+    def read(cls, run: RunDir) -> TimeGrid:
+        """The grid the split step laid out, rebuilt from its parameters in split.json."""
+        split = run.read_json("split", "split.json")
+        return cls(split["start"], split["end"], split["horizon"], len(split["folds"]), split["label_windows"])
+
     def to_json(self) -> dict[str, Any]:
+        """The grid's parameters (what `read` rebuilds it from) and, for people reading the run, what they lay out."""
+
         def iso(t: int) -> str:
             return pd.Timestamp(t, unit="s", tz="UTC").isoformat()
 
@@ -98,17 +114,18 @@ class TimeGrid:
             "start": self.start,
             "end": self.end,
             "horizon": self.horizon,
+            "label_windows": self.label_windows,
             "horizon_days": round(self.horizon / DAY, 3),
             "cuts": self.cuts,
             "folds": [
                 {
-                    "name": f"fold{f}",
-                    "role": "test" if f == 1 else "validation",
-                    "cut": f"c{f}",
-                    "test": [self.cut_time(f), self.cut_time(f - 1)],
-                    "test_iso": [iso(self.cut_time(f)), iso(self.cut_time(f - 1))],
+                    "name": fold.name,
+                    "role": fold.role,
+                    "cut": fold.cut,
+                    "test": [fold.test.start, fold.test.stop],
+                    "test_iso": [iso(fold.test.start), iso(fold.test.stop)],
                 }
-                for f in range(1, self.folds + 1)
+                for fold in self.all_folds
             ],
             "rankers": {
                 name: [{"cut": w.cut, "start": w.start, "stop": w.stop} for w in windows]
@@ -126,19 +143,11 @@ class Fold:
 
 
 def folds(run: RunDir) -> list[Fold]:
-    split = run.read_json("split", "split.json")
-    return [
-        Fold(f["name"], f["role"], f["cut"], Window(f["cut"], int(f["test"][0]), int(f["test"][1])))
-        for f in split["folds"]
-    ]
+    return TimeGrid.read(run).all_folds
 
 
 def ranker_windows(run: RunDir) -> dict[str, list[Window]]:
-    split = run.read_json("split", "split.json")
-    return {
-        name: [Window(w["cut"], int(w["start"]), int(w["stop"])) for w in windows]
-        for name, windows in split["rankers"].items()
-    }
+    return TimeGrid.read(run).rankers
 
 
 def run_split(run: RunDir, settings: SplitSettings) -> dict[str, int]:

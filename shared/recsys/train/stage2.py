@@ -29,11 +29,9 @@ from recsys.model import ModelArrays
 from recsys.ranking.scorers import ReciprocalRankFusion
 from recsys.ranking.topk import top_k_per_row
 from recsys.recommender import Recommender, Request
+from recsys.runtime.settings import DEFAULT_K
 from recsys.train.rundir import RunDir
 from recsys.train.split import Window, ranker_windows, window_interactions
-
-#: the k a label window's candidates are generated for: serving's default (`DEFAULT_K`)
-SERVING_K = 10
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def label_window(run: RunDir, settings: TrainSettings, window: Window) -> Labell
     for chunk in chunks(users):
         # generated as serving generates them (a backfill source proposes max(its count, k) items, and
         # serving's k is small), so source ranks and n_sources mean in training what they mean when served
-        request = Request(users=chunk, k=np.full(len(chunk), SERVING_K, dtype=np.int64))
+        request = Request(users=chunk, k=np.full(len(chunk), DEFAULT_K, dtype=np.int64))
         batch, candidates = recommender.candidates(request)
         limit = np.full(len(chunk), cap, dtype=np.int64)
         fused = ReciprocalRankFusion().score(model, batch, candidates, limit)
