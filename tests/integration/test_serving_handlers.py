@@ -11,11 +11,13 @@ import candidates_handler
 import numpy as np
 import pytest
 import rerank_handler
+from recsys import artifacts as A
 from recsys.loaded import LoadedModel
 from recsys.ranking.scorers import LightGBMScorer
 from recsys.runtime.container import get_provider
 from recsys.runtime.local_context import LocalLambdaContext
 from recsys.runtime.telemetry import logger
+from recsys.store.provider import S3Source
 
 from ..conftest import load_event
 
@@ -317,3 +319,16 @@ def test_a_misconfigured_function_fails_the_invocation_instead_of_blaming_the_ca
     monkeypatch.delenv("MODEL_DIR", raising=False)
     with pytest.raises(ValidationError, match="set MODEL_BUCKET"):
         rerank_handler.handler({"user_id": "185"}, lambda_context)
+
+
+def test_the_candidates_function_downloads_stage_1_only(
+    published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    """A fresh container (as on Lambda, its own /tmp): the ranker and the feature tables are never fetched."""
+    status, _ = call(candidates_handler.handler, load_event("candidates_direct.json"), lambda_context)
+    assert status == 200
+    provider = get_provider(with_ranker=False)
+    assert isinstance(provider.source, S3Source)
+    cached = {path.name for path in (provider.source.cache_dir / published_demo).iterdir()}
+    assert cached >= {"als_item_factors.npy", "seen_items.npy", "chart_7d.npy"}
+    assert not cached & {A.RANKER, A.USER_FEATURES, A.ITEM_FEATURES, A.USER_TAGS, A.ITEM_TAGS}

@@ -140,3 +140,12 @@ def test_a_model_naming_a_source_this_code_does_not_know_is_refused(trained_with
     # the fixture has unregistered the toy source: this code, like a container without the plug-in, lacks it
     with pytest.raises(ModelIntegrityError, match="unknown candidate source 'new_arrivals'"):
         LoadedModel.from_dir(trained_with_new_arrivals.out)
+
+
+def test_publishing_a_model_with_a_source_this_code_does_not_know_is_refused(
+    trained_with_new_arrivals: TrainJob, s3: S3Client
+) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    with pytest.raises(ModelIntegrityError, match="unknown candidate source 'new_arrivals'"):
+        publish(trained_with_new_arrivals.out, store)
+    assert store.current_version() is None  # nothing was made live

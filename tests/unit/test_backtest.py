@@ -110,7 +110,8 @@ def _lightgbm_ndcg_at_10(scores: np.ndarray, labels: np.ndarray, groups: np.ndar
 
 
 def test_the_ranker_was_trained_from_the_base_it_is_served_with(synthetic_run: TrainJob) -> None:
-    """Base + trees on the early-stopping window gives the nDCG@10 training recorded; trees alone do not."""
+    """Base + trees on the training and the early-stopping windows give the nDCG@10 LightGBM recorded
+    while training; trees alone do not (so the base was in both sets)."""
     import lightgbm as lgb
     from recsys.train.split import ranker_windows
     from recsys.train.stage2 import label_window
@@ -118,10 +119,12 @@ def test_the_ranker_was_trained_from_the_base_it_is_served_with(synthetic_run: T
     run, settings = synthetic_run.run, synthetic_run.settings
     base = settings.serving_config().ranker_base
     assert base is not None
-    recorded = run.read_json("stage2", "training.json")["final"]["later_window_ndcg@10"]
-    valid = label_window(run, settings, ranker_windows(run)["final"][0])
+    recorded = run.read_json("stage2", "training.json")["final"]
     booster = lgb.Booster(model_file=str(run.root / "stage2" / "final" / "ranker.txt"))
-    trees = booster.predict(valid.features)
-    with_base = base.of(valid.features[:, valid.names.index(base.feature)]) + trees
-    assert _lightgbm_ndcg_at_10(with_base, valid.labels, valid.groups) == pytest.approx(recorded, abs=1e-4)
-    assert _lightgbm_ndcg_at_10(trees, valid.labels, valid.groups) != pytest.approx(recorded, abs=1e-4)
+    valid_window, train_window = ranker_windows(run)["final"]  # two label windows: the latest early-stops
+    for window, key in ((valid_window, "later_window_ndcg@10"), (train_window, "training_ndcg@10")):
+        data = label_window(run, settings, window)
+        trees = booster.predict(data.features)
+        with_base = base.of(data.features[:, data.names.index(base.feature)]) + trees
+        assert _lightgbm_ndcg_at_10(with_base, data.labels, data.groups) == pytest.approx(recorded[key], abs=1e-4)
+        assert _lightgbm_ndcg_at_10(trees, data.labels, data.groups) != pytest.approx(recorded[key], abs=1e-4)

@@ -95,3 +95,14 @@ def test_shortlist_is_read_from_the_manifest_and_skipped_when_it_would_cover_eve
     assert load_settings(overrides=["ranker.shortlist_trees=0"]).serving_config().shortlist is None
     booster = model.recommender.scorer.booster  # type: ignore[attr-defined]
     assert LightGBMScorer(booster, ShortlistConfig(trees=booster.current_iteration(), size=5)).shortlist is None
+
+
+def test_nan_factors_are_refused_at_load(synthetic_run: TrainJob, tmp_path: Path) -> None:
+    """A diverged ALS fit writes NaN without failing; the loader refuses it instead of serving garbage."""
+    copy = tmp_path / "model"
+    shutil.copytree(synthetic_run.out, copy)
+    factors = np.load(copy / "als_item_factors.npy")
+    factors[3, 0] = np.nan
+    np.save(copy / "als_item_factors.npy", factors)
+    with pytest.raises(ModelIntegrityError, match=r"als_item_factors\.npy holds NaN"):
+        LoadedModel.from_dir(copy, verify=False)

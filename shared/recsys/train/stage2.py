@@ -135,8 +135,9 @@ def train_ranker(train: Labelled, valid: Labelled, settings: TrainSettings) -> l
         params,
         train_set,
         num_boost_round=rs.num_boost_round,
-        valid_sets=[valid_set],
-        valid_names=["later_window"],
+        # the training set is watched too, for the record: early stopping skips the set named "training"
+        valid_sets=[train_set, valid_set],
+        valid_names=["training", "later_window"],
         callbacks=[lgb.early_stopping(rs.early_stopping_rounds, verbose=False)],
     )
 
@@ -171,6 +172,7 @@ def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
             "positive_rate": float(train.labels.mean()),
             "best_iteration": int(booster.best_iteration),
             "later_window_ndcg@10": float(booster.best_score["later_window"]["ndcg@10"]),
+            "training_ndcg@10": float(booster.best_score["training"]["ndcg@10"]),
         }
         advance()
     run.write_json("stage2", "training.json", summary)
