@@ -66,10 +66,11 @@ serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAP
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	POWERTOOLS_TRACE_DISABLED=true $(BIN)/recsys serve --model $(DEMO_MODEL) --host 127.0.0.1 --port 8000
 
-bench: install ## benchmarks: cold load, warm latency per route, LightGBM floor, batch throughput, layer sizes
+bench: install ## benchmarks: cold load, warm latency per route, LightGBM floor, batch throughput, handler imports
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
+	cd infra/bench && ../../$(PY) imports.py
 
 # ---- deployment tooling: SAM CLI, cfn-lint and checkov live in their own environment, so their
 # pins never fight the project's.
