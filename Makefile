@@ -1,7 +1,7 @@
 # serverless-recsys: every task goes through this file.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install demo train test test-unit test-integration lint format pr serve invoke bench clean
+.PHONY: help install demo train model-card report test test-unit test-integration lint format pr serve invoke bench clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -30,7 +30,15 @@ train: install ## train the demo model on the bundled MovieTweetings data -> mod
 	$(BIN)/recsys train --interactions $(DEMO_DATA)/ratings.dat --items $(DEMO_DATA)/movies.dat --out $(DEMO_MODEL)
 
 demo: train ## train, then show metrics and recommendations on the demo data
-	$(PY) infra/scripts/demo.py --model $(DEMO_MODEL) --items $(DEMO_DATA)/movies.dat
+	$(PY) infra/scripts/demo.py --model $(DEMO_MODEL)
+
+report: install ## the demo model's HTML report (plots, per-fold metrics, example users) -> models/demo.report.html
+	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
+	$(BIN)/recsys report --model $(DEMO_MODEL)
+
+model-card: install ## write the demo model's figures into README.md and docs/quality.md (from models/demo)
+	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
+	$(PY) infra/scripts/model_card.py --model $(DEMO_MODEL)
 
 test: install ## the whole suite: lint, unit and integration tests
 	$(MAKE) --no-print-directory lint
@@ -57,10 +65,9 @@ clean: ## remove generated files (models, runs, build output), keep .venv
 	rm -rf models runs .aws-sam .bench .demo .pytest_cache .mypy_cache .ruff_cache
 
 FUNCTION ?= rerank
-EVENT ?= tests/events/$(FUNCTION)_direct.json
-invoke: install ## run a handler on an event in-process: make invoke FUNCTION=rerank EVENT=tests/events/rerank_direct.json
+invoke: install ## run a handler on an event in-process: make invoke FUNCTION=rerank|candidates|batch_scoring [EVENT=file]
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
-	$(PY) infra/scripts/invoke.py --function $(FUNCTION) --event $(EVENT)
+	$(PY) infra/scripts/invoke.py --function $(FUNCTION) $(if $(EVENT),--event $(EVENT))
 
 serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAPI docs at /docs)
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train

@@ -1,4 +1,4 @@
-"""`recsys`: train, evaluate, score, publish, rollback, versions, serve.
+"""`recsys`: train, evaluate, report, score, publish, rollback, versions, serve.
 
 Every expected failure ends with exit code 2 and one line on stderr; no traceback.
 """
@@ -19,7 +19,7 @@ Command = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse prints the whole usage block; one readable line is what we promise
-        self.exit(2, f"recsys: error: {message} (see 'recsys {self.prog.split()[-1]} --help')\n")
+        self.exit(2, f"recsys: error: {message} (see '{self.prog} --help')\n")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -32,7 +32,9 @@ def _train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or args.out.with_name(args.out.name + ".run")
     job = TrainJob(args.interactions, args.items, args.out, RunDir(run_dir), settings)
     steps = [s for s in (args.steps or "").split(",") if s]
-    manifest = run_pipeline(job, steps, show_progress=not args.quiet)
+    # bars on a terminal; a CI log or a pipe gets them only when asked (-v)
+    show_progress = args.verbose or (sys.stderr.isatty() and not args.quiet)
+    manifest = run_pipeline(job, steps, show_progress=show_progress)
     if manifest is None:
         print(f"ran {', '.join(steps)} in {run_dir}")
         return 0
@@ -52,26 +54,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score(args: argparse.Namespace) -> int:
-    import numpy as np
-    import pyarrow.parquet as pq
+def _report(args: argparse.Namespace) -> int:
+    from recsys.train.report import write_report
 
-    from recsys import columns as C
-    from recsys.bulk import SCORED_SCHEMA, score_in_chunks
-    from recsys.data.schemas import load_user_list
+    print(write_report(args.model, args.out, users=args.users))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from recsys.batch.local import score_file
     from recsys.loaded import LoadedModel
 
-    if args.k < 1:
-        raise RecsysError(f"--k must be at least 1, got {args.k}")
+    if not args.users.is_file():
+        raise RecsysError(f"{args.users}: file not found")
     model = LoadedModel.from_dir(args.model)
-    users = load_user_list(args.users)
-    user_ids = users[C.USER_ID].tolist()
-    k = np.full(len(user_ids), args.k, dtype=np.int64)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(args.out, SCORED_SCHEMA) as writer:
-        for table in score_in_chunks(model, user_ids, k):
-            writer.write_table(table)
-    print(f"scored {len(user_ids)} users with model {model.version} -> {args.out}")
+    summary = score_file(model, args.users, args.out, args.k)
+    print(f"scored {summary.rows_scored} of {summary.rows_read} rows with model {model.version} -> {args.out}")
+    if summary.rows_failed:
+        print(f"{summary.rows_failed} row(s) rejected, each with its line and reason -> {summary.errors}")
+    if summary.rows_read and not summary.rows_scored:
+        raise RecsysError(f"no row of {args.users} could be scored (see {summary.errors})")
     return 0
 
 
@@ -135,7 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting, e.g. als.factors=32")
     train.add_argument("--run-dir", type=Path, help="step outputs (default: OUT.run next to OUT)")
     train.add_argument("--steps", help="comma-separated steps to (re-)run; default all")
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    shown = train.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--quiet", action="store_true", help="no progress bars (the default when stderr is not a terminal)"
+    )
+    shown.add_argument("-v", "--verbose", action="store_true", help="progress bars even when stderr is not a terminal")
     train.set_defaults(handler=_train)
 
     evaluate = sub.add_parser("evaluate", help="print a model's stored metrics table")
@@ -143,10 +149,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--markdown", action="store_true", help="Markdown tables (docs/quality.md is made so)")
     evaluate.set_defaults(handler=_evaluate)
 
+    report = sub.add_parser("report", help="write a self-contained HTML report (plots, tables) about a model")
+    report.add_argument("--model", type=Path, required=True)
+    report.add_argument("--out", type=Path, help="HTML file to write (default: MODEL.report.html next to MODEL)")
+    report.add_argument("--users", type=int, default=2000, help="known users sampled for the top-10 statistics")
+    report.set_defaults(handler=_report)
+
     score = sub.add_parser("score", help="local batch scoring of a file of user ids")
     score.add_argument("--model", type=Path, required=True)
-    score.add_argument("--users", type=Path, required=True, help="csv, jsonl or parquet with a user_id column")
-    score.add_argument("--k", type=int, required=True)
+    score.add_argument("--users", type=Path, required=True, help="jsonl, csv or parquet (.gz too) as batch takes them")
+    score.add_argument("--k", type=int, help="k for rows that name none (default DEFAULT_K, 10); rows may carry k")
     score.add_argument("--out", type=Path, required=True, help="parquet: user_id, rank, item_id, score, reason")
     score.set_defaults(handler=_score)
 

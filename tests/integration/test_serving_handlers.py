@@ -239,6 +239,30 @@ def test_bad_bodies_get_4xx_json(
     assert answer["error"]["code"] in {"invalid_request", "too_large"}
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", None])
+def test_a_json_body_sent_without_the_json_content_type_gets_415_saying_so(
+    published_demo: str, lambda_context: LocalLambdaContext, content_type: str | None
+) -> None:
+    """What `curl -d '{...}'` sends: a JSON body under a form content type (or none)."""
+    event = load_event("rerank_http_api_rerank.json")
+    event["headers"] = {k: v for k, v in event["headers"].items() if k.lower() != "content-type"}
+    if content_type:
+        event["headers"]["content-type"] = content_type
+    status, answer = call(rerank_handler.handler, event, lambda_context)
+    assert status == 415
+    assert answer["error"]["code"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in answer["error"]["message"]
+    assert (content_type or "none") in answer["error"]["message"]
+
+
+def test_a_wrong_method_is_a_json_405(published_demo: str, lambda_context: LocalLambdaContext) -> None:
+    event = load_event("rerank_http_api_rerank.json")
+    event["requestContext"]["http"]["method"] = "DELETE"
+    status, answer = call(rerank_handler.handler, event, lambda_context)
+    assert status == 405
+    assert answer["error"]["code"] == "method_not_allowed"
+
+
 def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     status, body = call(rerank_handler.handler, {"user_id": "185", "k": 0}, lambda_context)
     assert status == 422

@@ -1,6 +1,7 @@
 """The `recsys` command on data that is not MovieTweetings, and its one-line errors."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +58,14 @@ def test_train_evaluate_score_through_the_cli(
 ) -> None:
     interactions, items = synthetic_paths
     out = tmp_path / "model"
-    args = ["train", "--interactions", str(interactions), "--items", str(items), "--out", str(out), "--quiet"]
+    args = ["train", "--interactions", str(interactions), "--items", str(items), "--out", str(out), "-v"]
     assert main([*args, *FAST_CLI]) == 0
-    printed = capsys.readouterr().out
+    printed, progress = capsys.readouterr()
+    # -v: a bar per step even off a terminal; ranker training and evaluation say what they are doing
+    for step in ("prepare", "split", "stage1", "features", "stage2", "evaluate", "package"):
+        assert f"{step:<9}: 100%" in progress
+    assert re.search(r"final: round \d+/80, later-window nDCG@10 0\.\d{4}", progress)
+    assert "fold1: two_stage" in progress
     assert "two_stage" in printed and "nDCG@10" in printed and "Best baseline" in printed
     table = printed.split("\nmodel ")[0]  # the last line names paths of any length
     assert max(len(line) for line in table.splitlines()) <= 100  # fits a 100-column terminal
@@ -72,16 +78,22 @@ def test_train_evaluate_score_through_the_cli(
     assert "| two_stage |" in capsys.readouterr().out
 
     users = tmp_path / "users.jsonl"
-    users.write_text('{"user_id": "u00001"}\n{"user_id": "u00002"}\n{"user_id": "never-seen"}\n')
+    rows = ['{"user_id": "u00001"}', '{"user_id": "bad id!"}', '{"user_id": "u00002", "k": 3}', "{oops"]
+    users.write_text("\n".join([*rows, '{"user_id": "never-seen"}']) + "\n")
     scored = tmp_path / "scored.parquet"
     assert main(["score", "--model", str(out), "--users", str(users), "--k", "7", "--out", str(scored)]) == 0
+    assert "scored 3 of 5 rows" in capsys.readouterr().out
+    # the batch job's row rules: the same rows rejected, kept with their line and reason beside the output
+    errors = [json.loads(line) for line in (tmp_path / "scored.errors.jsonl").read_text().splitlines()]
+    assert [(e["line"], e["row"]) for e in errors] == [(2, rows[1]), (4, rows[3])]
+    assert "bad user_id" in errors[0]["reason"] and errors[1]["reason"] == "malformed line"
     table = pq.read_table(scored).to_pandas()
     assert list(table.columns) == ["user_id", "rank", "item_id", "score", "reason"]
-    assert table.groupby("user_id").size().to_dict() == {"u00001": 7, "u00002": 7, "never-seen": 7}
+    assert table.groupby("user_id").size().to_dict() == {"u00001": 7, "u00002": 3, "never-seen": 7}
     non_personal = {"popularity", "chart_1d", "chart_3d", "chart_7d", "chart_30d"}
     assert set(table[table["user_id"] == "never-seen"]["reason"]) <= non_personal
     for _, group in table.groupby("user_id"):
-        assert group["rank"].tolist() == list(range(1, 8))
+        assert group["rank"].tolist() == list(range(1, len(group) + 1))
         assert np.all(np.diff(group["score"].to_numpy()) <= 0)
 
 
@@ -91,8 +103,10 @@ def test_rerun_of_one_step_reuses_the_run_directory(
     run = synthetic_run.run.root
     before = json.loads((run / "evaluate" / "metrics.json").read_text())
     args = ["train", "--interactions", str(synthetic_run.interactions), "--out", str(synthetic_run.out)]
-    assert main([*args, "--run-dir", str(run), "--steps", "evaluate", "--quiet", *FAST_CLI]) == 0
-    assert "ran evaluate" in capsys.readouterr().out
+    assert main([*args, "--run-dir", str(run), "--steps", "evaluate", *FAST_CLI]) == 0
+    printed, progress = capsys.readouterr()
+    assert "ran evaluate" in printed
+    assert progress == ""  # stderr is not a terminal here, as in CI: quiet unless -v
     after = json.loads((run / "evaluate" / "metrics.json").read_text())
     assert after["two_stage"]["all"]["ndcg@10"] == pytest.approx(before["two_stage"]["all"]["ndcg@10"])
 
@@ -100,6 +114,9 @@ def test_rerun_of_one_step_reuses_the_run_directory(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        ([], "required: command (see 'recsys --help')"),
+        (["train", "--out", "m"], "(see 'recsys train --help')"),
+        (["score", "--model", "m", "--users", "nope.jsonl", "--out", "o.parquet"], "nope.jsonl: file not found"),
         (["train", "--interactions", "nope.csv", "--out", "m"], "nope.csv: file not found"),
         (["train", "--out", "m"], "the following arguments are required: --interactions"),
         (["evaluate", "--model", "/nonexistent"], "no manifest.json"),
@@ -138,4 +155,4 @@ def test_score_rejects_a_file_without_user_id(
         ]
     )
     assert code == 2
-    assert "missing required column(s) 'user_id'" in capsys.readouterr().err
+    assert "users.csv: no user_id column in the csv header (customer)" in capsys.readouterr().err

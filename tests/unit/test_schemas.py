@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from recsys.data.schemas import load_interactions, load_items, load_user_list
+from recsys.data.schemas import load_interactions, load_items
 from recsys.errors import InputDataError
 
 
@@ -80,11 +80,6 @@ def test_missing_and_unsupported_files(tmp_path: Path) -> None:
 
 
 def test_corrupt_parquet_is_an_input_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "users.parquet", "this is not parquet")
-    with pytest.raises(InputDataError, match=r"users\.parquet: cannot read as parquet"):
-        load_user_list(path)
-
-
-def test_user_list_accepts_personalize_user_id_field(tmp_path: Path) -> None:
-    path = write(tmp_path, "users.jsonl", '{"userId": "42"}\n{"userId": "7"}\n')
-    assert load_user_list(path)["user_id"].tolist() == ["42", "7"]
+    path = write(tmp_path, "ratings.parquet", "this is not parquet")
+    with pytest.raises(InputDataError, match=r"ratings\.parquet: cannot read as parquet"):
+        load_interactions(path)

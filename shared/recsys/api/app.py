@@ -39,6 +39,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
+    415: "unsupported_media_type",
     422: "invalid_request",
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -93,6 +94,12 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        body_error = any(error.get("loc", ("",))[0] == "body" for error in exc.errors())
+        content_type = request.headers.get("content-type")
+        if body_error and not _is_json(content_type):
+            # `curl -d` sends a form content type; FastAPI then never parses the JSON it carries
+            message = f"send the body as JSON with Content-Type: application/json (got {content_type or 'none'})"
+            return JSONResponse(error_body("unsupported_media_type", message), status_code=415)
         return JSONResponse(error_body("invalid_request", validation_message(exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -149,6 +156,11 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
             return service().similar(SimilarRequest(item_id=item_id, k=k))
 
     return app
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def _split(value: str | None) -> list[str]:

@@ -33,8 +33,6 @@ ITEMS_SCHEMA = pa.DataFrameSchema(
     name="items",
 )
 
-USERS_SCHEMA = pa.DataFrameSchema({C.USER_ID: _ID}, strict=False, name="users")
-
 _WHAT_FAILED = {
     "not_nullable": "null, empty or unparsable value(s)",
     "field_uniqueness": "duplicate value(s)",
@@ -114,13 +112,3 @@ def load_items(path: Path) -> pd.DataFrame:
         if as_lists is not None:
             frame[column] = as_lists
     return frame.reset_index(drop=True)
-
-
-def load_user_list(path: Path) -> pd.DataFrame:
-    """Read a list of users to score: a `user_id` column (+ optional per-row `k`)."""
-    frame = read_table(path, "users")
-    if C.USER_ID not in frame and "userId" in frame:  # Amazon Personalize batch input form
-        frame = frame.rename(columns={"userId": C.USER_ID})
-    if C.USER_ID in frame:
-        frame[C.USER_ID] = ids_as_text(frame[C.USER_ID])
-    return _validate(frame, USERS_SCHEMA, path)

@@ -9,7 +9,6 @@ features fitted before its test window and its own ranker (`recsys.train.stage2`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from recsys.ragged import Ragged
 from recsys.ranking.scorers import CandidateScorer, LightGBMScorer, ReciprocalRankFusion, SourcePriority
 from recsys.recommender import Ranked, Recommender, Request
 from recsys.train.baselines import chart_vectors, top_k_unseen
+from recsys.train.progress import Progress
 from recsys.train.rundir import RunDir
 from recsys.train.split import Fold, folds, history_for, window_interactions
 
@@ -88,7 +88,7 @@ def _segment_metrics(
     return out
 
 
-def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, advance: Callable[[], object]) -> dict[str, Any]:
+def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, progress: Progress) -> dict[str, Any]:
     """Every system on one fold's test window, from the fits at the fold's cut and the fold's own ranker."""
     serving = settings.serving_config()
     model = ModelArrays.load(*run.model_path(fold.cut), source_names=serving.source_names)
@@ -118,6 +118,7 @@ def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, advance: Cal
 
     evaluated = systems(serving.source_names, ranker)
     for name, (scorer, sources) in evaluated.items():
+        progress.note(f"{fold.name}: {name}")
         recommender = Recommender.build(model, scorer, serving, sources)
         matrices = []
         offset = 0
@@ -134,7 +135,7 @@ def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, advance: Cal
             offset += len(chunk)
         recommended = recommended_by[name] = np.vstack(matrices)
         results[name] = _segment_metrics(recommended, relevant, segments, ks, model.n_items)
-    advance()
+    progress.advance()
 
     fold_result: dict[str, Any] = {
         "role": fold.role,
@@ -171,8 +172,8 @@ def best_baseline(folds: dict[str, dict[str, Any]], baselines: list[str], metric
     return {"name": best, "metric": metric, "chosen_on": chosen_on, "mean_on_those_folds": means[best]}
 
 
-def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, Any]:
-    per_fold = {fold.name: evaluate_fold(run, settings, fold, advance) for fold in folds(run)}
+def run_evaluate(run: RunDir, settings: TrainSettings, progress: Progress) -> dict[str, Any]:
+    per_fold = {fold.name: evaluate_fold(run, settings, fold, progress) for fold in folds(run)}
     test_fold = next(name for name, fold in per_fold.items() if fold["role"] == "test")
     system_names = list(per_fold[test_fold]["results"])
     baselines = [name for name in system_names if name != TWO_STAGE]
@@ -201,9 +202,9 @@ def run_evaluate(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
 
 
 def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    if markdown:  # blank lines around: a Markdown table neither starts inside a paragraph nor ends by itself
+        lines = ["", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        return [*lines, *("| " + " | ".join(row) + " |" for row in rows), ""]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: list[str]) -> str:
@@ -220,10 +221,8 @@ def metrics_table(metrics: dict[str, Any], markdown: bool = False) -> str:
     if folds_ and best:
         order = list(reversed(folds_))  # oldest first, the test fold last
         test = metrics["test_fold"]
-        lines.append(
-            f"Backtest: {len(order)} fold(s); {test} (the latest) is the test fold. Best baseline, chosen on "
-            f"{', '.join(best['chosen_on'])}: {best['name']}."
-        )
+        lines.append(f"Backtest: {len(order)} fold(s); {test} (the latest) is the test fold.")
+        lines.append(f"Best baseline, chosen on {', '.join(best['chosen_on'])}: {best['name']}.")
         header = ["nDCG@10", *[f"{f}{' (test)' if f == test else ''}" for f in order], "mean", "sd"]
         rows: list[list[str]] = []
         for segment in ("all", "warm"):
@@ -237,8 +236,7 @@ def metrics_table(metrics: dict[str, Any], markdown: bool = False) -> str:
             ratio = [m / b if b else float("nan") for m, b in zip(values[TWO_STAGE], values[best["name"]], strict=True)]
             rows.append([f"{segment}: ratio", *(f"{r:.2f}x" for r in ratio), f"{np.mean(ratio):.2f}x", ""])
         lines += _table(header, rows, markdown)
-        lines.append("")
-        lines.append(f"Every system on the test fold ({test}):")
+        lines += ([] if markdown else [""]) + [f"Every system on the test fold ({test}):"]
     header = ["system", "users", "nDCG@10", "Recall@10", "warm nDCG", "cold nDCG", "HR@10", "cover@10"]
     rows = []
     for system in metrics.get("systems", ()):

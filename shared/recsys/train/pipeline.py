@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from recsys import artifacts as A
 from recsys.config import TrainSettings
 from recsys.errors import ConfigError, InputDataError
@@ -16,6 +14,7 @@ from recsys.train.evaluate import run_evaluate
 from recsys.train.features import run_features
 from recsys.train.package import run_package
 from recsys.train.prepare import run_prepare
+from recsys.train.progress import Progress, Silent, StepBar
 from recsys.train.rundir import RunDir
 from recsys.train.split import TimeGrid, run_split
 from recsys.train.stage1 import run_stage1
@@ -35,7 +34,7 @@ class TrainJob:
 class Step:
     name: str
     total: Callable[[TrainJob], int]
-    run: Callable[[TrainJob, Callable[[], object]], Any]
+    run: Callable[[TrainJob, Progress], Any]
 
 
 def _stage2_parts(job: TrainJob) -> int:
@@ -48,14 +47,22 @@ def _folds(job: TrainJob) -> int:
     return TimeGrid.read(job.run).folds
 
 
+def _one_part(work: Callable[[TrainJob], object]) -> Callable[[TrainJob, Progress], None]:
+    def run(job: TrainJob, progress: Progress) -> None:
+        work(job)
+        progress.advance()
+
+    return run
+
+
 STEPS: tuple[Step, ...] = (
-    Step("prepare", lambda j: 1, lambda j, adv: (run_prepare(j.run, j.interactions, j.items), adv())),
-    Step("split", lambda j: 1, lambda j, adv: (run_split(j.run, j.settings.split), adv())),
-    Step("stage1", lambda j: len(j.run.cuts()), lambda j, adv: run_stage1(j.run, j.settings, adv)),
-    Step("features", lambda j: len(j.run.cuts()), lambda j, adv: run_features(j.run, j.settings, adv)),
-    Step("stage2", _stage2_parts, lambda j, adv: run_stage2(j.run, j.settings, adv)),
-    Step("evaluate", _folds, lambda j, adv: run_evaluate(j.run, j.settings, adv)),
-    Step("package", lambda j: 1, lambda j, adv: (run_package(j.run, j.settings, j.out), adv())),
+    Step("prepare", lambda j: 1, _one_part(lambda j: run_prepare(j.run, j.interactions, j.items))),
+    Step("split", lambda j: 1, _one_part(lambda j: run_split(j.run, j.settings.split))),
+    Step("stage1", lambda j: len(j.run.cuts()), lambda j, p: run_stage1(j.run, j.settings, p.advance)),
+    Step("features", lambda j: len(j.run.cuts()), lambda j, p: run_features(j.run, j.settings, p.advance)),
+    Step("stage2", _stage2_parts, lambda j, p: run_stage2(j.run, j.settings, p)),
+    Step("evaluate", _folds, lambda j, p: run_evaluate(j.run, j.settings, p)),
+    Step("package", lambda j: 1, _one_part(lambda j: run_package(j.run, j.settings, j.out))),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
 
@@ -76,6 +83,12 @@ def run_pipeline(job: TrainJob, only: Sequence[str] = (), show_progress: bool = 
     for step in STEPS:
         if only and step.name not in only:
             continue
-        with tqdm(total=step.total(job), desc=f"{step.name:<9}", unit="part", disable=not show_progress) as bar:
-            step.run(job, bar.update)
+        if not show_progress:
+            step.run(job, Silent())
+            continue
+        bar = StepBar(step.name, step.total(job))
+        try:
+            step.run(job, bar)
+        finally:
+            bar.close()
     return A.Manifest.read(job.out) if not only or "package" in only else None

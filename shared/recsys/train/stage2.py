@@ -30,6 +30,7 @@ from recsys.ranking.scorers import ReciprocalRankFusion
 from recsys.ranking.topk import top_k_per_row
 from recsys.recommender import Recommender, Request
 from recsys.runtime.settings import DEFAULT_K
+from recsys.train.progress import Progress
 from recsys.train.rundir import RunDir
 from recsys.train.split import Window, ranker_windows, window_interactions
 
@@ -89,7 +90,25 @@ def label_window(run: RunDir, settings: TrainSettings, window: Window) -> Labell
     return Labelled(np.concatenate(blocks), np.concatenate(labels), np.concatenate(groups), names)
 
 
-def train_ranker(train: Labelled, valid: Labelled, settings: TrainSettings) -> lgb.Booster:
+def _round_note(ranker: str, progress: Progress) -> Callable[[lgb.callback.CallbackEnv], None]:
+    """A LightGBM callback: each boosting round and the early-stopping window's nDCG@10, as a progress note."""
+
+    def note(env: lgb.callback.CallbackEnv) -> None:
+        scores = {entry[0]: entry[2] for entry in env.evaluation_result_list or []}  # (data, metric, value, ...)
+        progress.note(
+            f"{ranker}: round {env.iteration + 1}/{env.end_iteration}, "
+            f"later-window nDCG@10 {scores.get('later_window', float('nan')):.4f}"
+        )
+
+    return note
+
+
+def train_ranker(
+    train: Labelled,
+    valid: Labelled,
+    settings: TrainSettings,
+    on_round: Callable[[lgb.callback.CallbackEnv], None] | None = None,
+) -> lgb.Booster:
     for part, data in (("training", train), ("early-stopping", valid)):
         if len(data.groups) < 10:
             raise InputDataError(
@@ -138,7 +157,7 @@ def train_ranker(train: Labelled, valid: Labelled, settings: TrainSettings) -> l
         # the training set is watched too, for the record: early stopping skips the set named "training"
         valid_sets=[train_set, valid_set],
         valid_names=["training", "later_window"],
-        callbacks=[lgb.early_stopping(rs.early_stopping_rounds, verbose=False)],
+        callbacks=[lgb.early_stopping(rs.early_stopping_rounds, verbose=False), *([on_round] if on_round else [])],
     )
 
 
@@ -154,16 +173,17 @@ def save_ranker(booster: lgb.Booster, out: Path) -> None:
     importance.to_csv(out / A.FEATURE_IMPORTANCE, index=False)
 
 
-def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], object]) -> dict[str, Any]:
+def run_stage2(run: RunDir, settings: TrainSettings, progress: Progress) -> dict[str, Any]:
     rankers = ranker_windows(run)
     labelled: dict[Window, Labelled] = {}
     for window in sorted({w for windows in rankers.values() for w in windows}, key=lambda w: -w.start):
+        progress.note(f"labelling the window from cut {window.cut}")
         labelled[window] = label_window(run, settings, window)
-        advance()
+        progress.advance()
     summary: dict[str, Any] = {}
     for name, windows in rankers.items():
         valid, train = labelled[windows[0]], Labelled.concat([labelled[w] for w in windows[1:]])
-        booster = train_ranker(train, valid, settings)
+        booster = train_ranker(train, valid, settings, on_round=_round_note(name, progress))
         save_ranker(booster, run.step("stage2", name))
         summary[name] = {
             "windows": [{"cut": w.cut, "start": w.start, "stop": w.stop} for w in windows],
@@ -174,6 +194,6 @@ def run_stage2(run: RunDir, settings: TrainSettings, advance: Callable[[], objec
             "later_window_ndcg@10": float(booster.best_score["later_window"]["ndcg@10"]),
             "training_ndcg@10": float(booster.best_score["training"]["ndcg@10"]),
         }
-        advance()
+        progress.advance()
     run.write_json("stage2", "training.json", summary)
     return summary

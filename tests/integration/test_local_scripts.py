@@ -1,0 +1,68 @@
+"""`make demo` and `make invoke` as a new user runs them: their output, not only their exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..conftest import ROOT
+
+SCRIPTS = ROOT / "infra" / "scripts"
+
+
+def run(script: str, *args: str, model: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODEL_"))}
+    env["MODEL_DIR"] = str(model)
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_demo_tells_its_story_in_100_columns(demo_model_dir: Path) -> None:
+    done = run("demo.py", "--model", str(demo_model_dir), model=demo_model_dir)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    headings = [line for line in lines if line.startswith("=== ")]
+    expected = ["the backtest", "users with history", "never seen", "Lambda functions", "batch", "where to look"]
+    assert len(headings) == len(expected)
+    for heading, words in zip(headings, expected, strict=True):
+        assert words in heading
+    # users with history: their latest titles, then recommendations with a reason and the chart's rank
+    users = [line for line in lines if line.startswith("user ") and " seen; latest: " in line]
+    assert len(users) == 3
+    first = lines.index(users[0])
+    rows = lines[first + 2 : first + 7]
+    assert [row.split(".")[0].strip() for row in rows] == ["1", "2", "3", "4", "5"]
+    assert all(row.split()[-1].isdigit() or row.endswith("not in top 50") for row in rows)
+    assert "rows read 5, scored 3, failed 2" in done.stdout
+    assert "already scored (same input ETag)" in done.stdout
+    report = demo_model_dir.with_name(demo_model_dir.name + ".report.html")
+    assert report.is_file() and report.stat().st_size > 10_000
+
+
+def test_invoke_prints_only_the_answer_on_stdout(demo_model_dir: Path) -> None:
+    done = run("invoke.py", "--function", "rerank", model=demo_model_dir)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)  # nothing but the JSON answer: no EMF metric line before it
+    assert answer["user_id"] == "185" and len(answer["items"]) == 10
+    assert '"_aws"' not in done.stderr  # CloudWatch's metric lines only with --verbose
+    verbose = run("invoke.py", "--function", "rerank", "--verbose", model=demo_model_dir)
+    assert '"_aws"' in verbose.stderr and json.loads(verbose.stdout)["user_id"] == "185"
+
+
+def test_invoke_batch_with_no_event_runs_against_an_embedded_s3(demo_model_dir: Path) -> None:
+    done = run("invoke.py", "--function", "batch_scoring", model=demo_model_dir)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)["results"][0]
+    assert (result["rows_read"], result["rows_scored"], result["rows_failed"]) == (3, 2, 1)
+    assert "errors.jsonl" in done.stderr and "malformed line" in done.stderr
+
+
+def test_invoke_with_a_missing_event_file_says_so_in_one_line(demo_model_dir: Path) -> None:
+    done = run("invoke.py", "--function", "rerank", "--event", "nope.json", model=demo_model_dir)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "invoke: error: nope.json: no such event file (the events are in tests/events/)"
