@@ -32,11 +32,11 @@ train: install ## train the demo model on the bundled MovieTweetings data -> mod
 demo: train ## train, then show metrics and recommendations on the demo data
 	$(PY) infra/scripts/demo.py --model $(DEMO_MODEL)
 
-report: install ## the demo model's HTML report (plots, per-fold metrics, example users) -> models/demo.report.html
+report: install ## the demo model's HTML report -> models/demo.report.html
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	$(BIN)/recsys report --model $(DEMO_MODEL)
 
-model-card: install ## write the demo model's figures into README.md and docs/quality.md (from models/demo)
+model-card: install ## write models/demo's figures into README.md and docs/quality.md
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	$(PY) infra/scripts/model_card.py --model $(DEMO_MODEL)
 
@@ -65,7 +65,7 @@ clean: ## remove generated files (models, runs, build output), keep .venv
 	rm -rf models runs .aws-sam .bench .demo .pytest_cache .mypy_cache .ruff_cache
 
 FUNCTION ?= rerank
-invoke: install ## run a handler on an event in-process: make invoke FUNCTION=rerank|candidates|batch_scoring [EVENT=file]
+invoke: install ## one handler on one event: FUNCTION=rerank|candidates|batch_scoring [EVENT=file]
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	$(PY) infra/scripts/invoke.py --function $(FUNCTION) $(if $(EVENT),--event $(EVENT))
 
@@ -73,7 +73,7 @@ serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAP
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	POWERTOOLS_TRACE_DISABLED=true $(BIN)/recsys serve --model $(DEMO_MODEL) --host 127.0.0.1 --port 8000
 
-bench: install ## benchmarks: cold load, warm latency per route, LightGBM floor, batch throughput, handler imports
+bench: install ## cold load, warm latency per route, LightGBM floor, batch throughput, imports
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
@@ -102,7 +102,7 @@ build: $(TOOLS)/.installed ## sam build: the layer through shared/Makefile (prun
 	  --parameter-overrides Architecture=$(ARCH) --build-dir .aws-sam/build
 	@echo "layer built for $(ARCH)"
 
-layer-check: install ## sizes against Lambda's limits + isolated python3.12 -I import and answer per function
+layer-check: install ## sizes against Lambda's limits; per function an isolated import and answer
 	@test -d .aws-sam/build/SharedLayer || $(MAKE) --no-print-directory build
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	@test -d $(RUNTIME_SIM) || $(PY) -m pip install --quiet --disable-pip-version-check --target $(RUNTIME_SIM) boto3

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from local_s3 import embedded_s3
+from local_s3 import batch_output, embedded_s3, stage_user_file
 from recsys.loaded import LoadedModel
 from recsys.ranking.scorers import SourcePriority
 from recsys.recommender import Ranked, Recommender, Request
@@ -85,7 +85,9 @@ def show_users_with_history(model: LoadedModel, titles: dict[str, str]) -> None:
 
 def show_unknown_user(model: LoadedModel, titles: dict[str, str]) -> None:
     heading("a user the model has never seen")
-    ranked = model.recommender.recommend(Request(users=np.asarray([-1], dtype=np.int32), k=np.asarray([SHOWN])))
+    ranked = model.recommender.recommend(
+        Request(users=np.asarray([-1], dtype=np.int32), k=np.asarray([SHOWN], dtype=np.int64))
+    )
     print("No history, so no ALS factors and no co-visitation seeds: the non-personal sources rank alone,")
     print('the same list for every new user (the HTTP answer labels it "fallback": "popularity").')
     for rank, item, reason in zip(ranked.rank, model.arrays.items.to_ids(ranked.item), ranked.reasons(), strict=True):
@@ -139,7 +141,7 @@ def show_lambda_round_trip(model_dir: Path) -> None:
                 response = handler(event, context)
             status = response.get("statusCode", response.get("status", 200))
             body = json.loads(response["body"]) if "body" in response else response
-            top = ", ".join(f"{i['item_id']}({i['reason']})" for i in body.get("items", [])[:3])
+            top = ", ".join(f"{i['item_id']} ({i['reason']})" for i in body.get("items", [])[:2])
             print(clip(f"  {event_name:<38} {status:>6}  {top}", WIDTH))
         show_batch(context)
 
@@ -147,37 +149,23 @@ def show_lambda_round_trip(model_dir: Path) -> None:
 def show_batch(context: LocalLambdaContext) -> None:
     """Drop a user file into the batch bucket's input/ and show what lands in output/."""
     import batch_scoring_handler
-    import boto3
 
-    s3 = boto3.client("s3")
-    bucket, key = "recsys-demo-batch", "input/demo users.jsonl"
-    s3.create_bucket(Bucket=bucket)
     rows = [
         '{"user_id": "185", "k": 3}',
         '{"userId": "10728"}',
         '{"user_id": "brand-new", "k": 2}',
         "{oops",
-        '{"user_id": "3546", "k": 0}',
+        '{"user_id": "7", "k": 0}',
     ]
-    s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(rows) + "\n").encode())
-    head = s3.head_object(Bucket=bucket, Key=key)
     event = json.loads((ROOT / "tests" / "events" / "batch_s3_put.json").read_text())
-    record = event["Records"][0]["s3"]
-    record["bucket"]["name"] = bucket
-    record["object"].update(
-        {"key": "input/demo+users.jsonl", "eTag": head["ETag"].strip('"'), "size": head["ContentLength"]}
-    )
+    bucket = stage_user_file(event, rows, bucket="recsys-demo-batch", key="input/demo users.jsonl")
     with contextlib.redirect_stdout(io.StringIO()):
         summary = batch_scoring_handler.handler(event, context)["results"][0]
     heading("batch: a user file dropped into the batch bucket")
-    print(f"s3://{bucket}/{key}: {len(rows)} rows, two of them bad")
+    print(f"s3://{bucket}/input/demo users.jsonl: {len(rows)} rows, two of them bad")
     print(f"rows read {summary['rows_read']}, scored {summary['rows_scored']}, failed {summary['rows_failed']}")
-    prefix = summary["output_prefix"].split("/", 3)[3]
-    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
-        print(clip(f"  {obj['Key']}  ({obj['Size']} bytes)", WIDTH))
-    errors = s3.get_object(Bucket=bucket, Key=prefix + "errors.jsonl")["Body"].read().decode()
-    for line in errors.splitlines():
-        print(clip(f"  errors.jsonl: {line}", WIDTH))
+    for line in batch_output(bucket):
+        print(clip(line, WIDTH))
     with contextlib.redirect_stdout(io.StringIO()):
         again = batch_scoring_handler.handler(event, context)["results"][0]
     print(f"the same event delivered again: {again.get('skipped')}")

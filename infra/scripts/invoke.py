@@ -5,9 +5,9 @@ handler module, the same event file, a Lambda-shaped context. The model comes fr
 (default models/demo) unless MODEL_BUCKET is set. The answer goes to stdout (pipe it to jq); the
 handler's own log lines go to stderr, CloudWatch's metric lines only with --verbose.
 
-The batch function reads its input from S3. Without AWS_ENDPOINT_URL or MODEL_BUCKET it runs
-against an embedded S3 (moto on 127.0.0.1) holding a small user file at the event's key, and
-prints what landed under output/.
+The batch function reads its input from S3. Without AWS_ENDPOINT_URL or MODEL_BUCKET, an S3
+event runs against an embedded S3 (moto on 127.0.0.1) holding a small user file at the event's key,
+and what landed under output/ is listed on stderr.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote_plus
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -38,7 +37,7 @@ DEFAULT_EVENTS = {
 SAMPLE_BATCH_ROWS = ('{"user_id": "185", "k": 3}', '{"user_id": "brand-new", "k": 2}', "{oops")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     sys.exit(f"invoke: error: {message}")
 
 
@@ -52,42 +51,17 @@ def read_event(path: Path) -> Any:
 
 
 def call(handler: Any, event: Any, name: str, verbose: bool) -> Any:
-    """Run the handler with its stdout (Powertools logs and EMF metrics) moved to stderr."""
+    """Run the handler with every log line on stderr, and the EMF metric lines only when verbose."""
     from recsys.runtime.local_context import LocalLambdaContext
+    from recsys.runtime.telemetry import logger
 
+    logger.registered_handler.setStream(sys.stderr)  # Powertools holds the stdout of import time
     captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
+    with contextlib.redirect_stdout(captured):  # EMF lines are print()ed: for CloudWatch, not a reader
         response = handler(event, LocalLambdaContext(function_name=f"{name}-local"))
-    for line in captured.getvalue().splitlines():
-        if verbose or '"_aws"' not in line:  # EMF lines are for CloudWatch, not for a reader
-            print(line, file=sys.stderr)
+    if verbose:
+        sys.stderr.write(captured.getvalue())
     return response
-
-
-def stage_batch_input(event: Any) -> tuple[str, str]:
-    """Create the event's bucket in the embedded S3 and put a small user file at its key."""
-    import boto3
-
-    record = event["Records"][0]["s3"]
-    bucket, key = record["bucket"]["name"], unquote_plus(record["object"]["key"])
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body="\n".join(SAMPLE_BATCH_ROWS).encode() + b"\n")
-    head = s3.head_object(Bucket=bucket, Key=key)
-    record["object"].update({"eTag": head["ETag"].strip('"'), "size": head["ContentLength"]})
-    print(f"embedded S3: s3://{bucket}/{key} holds {len(SAMPLE_BATCH_ROWS)} rows", file=sys.stderr)
-    return bucket, key
-
-
-def list_batch_output(bucket: str) -> None:
-    import boto3
-
-    s3 = boto3.client("s3")
-    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="output/").get("Contents", []):
-        print(f"  s3://{bucket}/{obj['Key']}  ({obj['Size']} bytes)", file=sys.stderr)
-        if obj["Key"].endswith("errors.jsonl"):
-            errors = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
-            print("    " + errors.strip().replace("\n", "\n    "), file=sys.stderr)
 
 
 def main() -> int:
@@ -107,14 +81,21 @@ def main() -> int:
 
     with contextlib.ExitStack() as stack:
         bucket = None
-        if args.function == "batch_scoring" and not os.environ.get("AWS_ENDPOINT_URL"):
-            from local_s3 import embedded_s3
+        local = not (os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("MODEL_BUCKET"))
+        if args.function == "batch_scoring" and local and isinstance(event, dict) and "Records" in event:
+            from local_s3 import embedded_s3, stage_user_file
 
             stack.enter_context(embedded_s3())
-            bucket, _ = stage_batch_input(event)
+            bucket = stage_user_file(event, SAMPLE_BATCH_ROWS)
+            print(
+                f"embedded S3: s3://{bucket}/ holds {len(SAMPLE_BATCH_ROWS)} user rows at the event's key",
+                file=sys.stderr,
+            )
         response = call(handler, event, args.function, args.verbose)
         if bucket is not None:
-            list_batch_output(bucket)
+            from local_s3 import batch_output
+
+            print("\n".join(batch_output(bucket)), file=sys.stderr)
     if isinstance(response, dict) and isinstance(response.get("body"), str):
         response = {**response, "body": json.loads(response["body"])}
     print(json.dumps(response, indent=2))

@@ -47,10 +47,3 @@ def score_users(model: LoadedModel, user_ids: Sequence[str], k: npt.NDArray[np.i
         ],
         schema=SCORED_SCHEMA,
     )
-
-
-def score_in_chunks(
-    model: LoadedModel, user_ids: Sequence[str], k: npt.NDArray[np.int64], chunk: int = CHUNK_USERS
-) -> Iterator[pa.Table]:
-    for start in range(0, len(user_ids), chunk):
-        yield score_users(model, user_ids[start : start + chunk], k[start : start + chunk])

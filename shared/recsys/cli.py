@@ -62,18 +62,16 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from recsys.batch.local import score_file
+    from recsys.batch.local import check_paths, row_rules, score_file
     from recsys.loaded import LoadedModel
 
-    if not args.users.is_file():
-        raise RecsysError(f"{args.users}: file not found")
+    rules = row_rules(args.k)
+    check_paths(args.users, args.out)  # before the model loads: bad arguments fail in a blink
     model = LoadedModel.from_dir(args.model)
-    summary = score_file(model, args.users, args.out, args.k)
+    summary = score_file(model, args.users, args.out, rules)
     print(f"scored {summary.rows_scored} of {summary.rows_read} rows with model {model.version} -> {args.out}")
-    if summary.rows_failed:
+    if summary.errors:
         print(f"{summary.rows_failed} row(s) rejected, each with its line and reason -> {summary.errors}")
-    if summary.rows_read and not summary.rows_scored:
-        raise RecsysError(f"no row of {args.users} could be scored (see {summary.errors})")
     return 0
 
 

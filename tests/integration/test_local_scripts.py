@@ -13,9 +13,9 @@ from ..conftest import ROOT
 SCRIPTS = ROOT / "infra" / "scripts"
 
 
-def run(script: str, *args: str, model: Path) -> subprocess.CompletedProcess[str]:
+def run(script: str, *args: str, model: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODEL_"))}
-    env["MODEL_DIR"] = str(model)
+    env.update(MODEL_DIR=str(model), **extra_env)
     return subprocess.run(
         [sys.executable, str(SCRIPTS / script), *args], env=env, capture_output=True, text=True, check=False
     )
@@ -50,8 +50,9 @@ def test_invoke_prints_only_the_answer_on_stdout(demo_model_dir: Path) -> None:
     answer = json.loads(done.stdout)  # nothing but the JSON answer: no EMF metric line before it
     assert answer["user_id"] == "185" and len(answer["items"]) == 10
     assert '"_aws"' not in done.stderr  # CloudWatch's metric lines only with --verbose
-    verbose = run("invoke.py", "--function", "rerank", "--verbose", model=demo_model_dir)
-    assert '"_aws"' in verbose.stderr and json.loads(verbose.stdout)["user_id"] == "185"
+    verbose = run("invoke.py", "--function", "rerank", "--verbose", model=demo_model_dir, POWERTOOLS_LOG_LEVEL="INFO")
+    assert '"_aws"' in verbose.stderr and '"level":"INFO"' in verbose.stderr  # logs and metrics, on stderr
+    assert json.loads(verbose.stdout)["user_id"] == "185"
 
 
 def test_invoke_batch_with_no_event_runs_against_an_embedded_s3(demo_model_dir: Path) -> None:
@@ -59,7 +60,20 @@ def test_invoke_batch_with_no_event_runs_against_an_embedded_s3(demo_model_dir: 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)["results"][0]
     assert (result["rows_read"], result["rows_scored"], result["rows_failed"]) == (3, 2, 1)
-    assert "errors.jsonl" in done.stderr and "malformed line" in done.stderr
+    assert "errors.jsonl" in done.stderr and "line 3: malformed line" in done.stderr
+
+
+def test_invoke_batch_on_an_s3_test_event_answers_without_staging(demo_model_dir: Path) -> None:
+    done = run(
+        "invoke.py",
+        "--function",
+        "batch_scoring",
+        "--event",
+        "tests/events/batch_s3_test_event.json",
+        model=demo_model_dir,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"skipped": "s3:TestEvent"}
 
 
 def test_invoke_with_a_missing_event_file_says_so_in_one_line(demo_model_dir: Path) -> None:

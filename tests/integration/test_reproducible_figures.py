@@ -1,8 +1,9 @@
 """The figures in README.md and docs/quality.md come from `make train` on the bundled data, byte for byte.
 
-The committed model card was written from a training that used every core; this one runs with one
-OpenMP and one BLAS thread. `model_card.py --check` compares the metrics tables and the digest of
-every model file, so a thread-dependent sum anywhere (ALS, LightGBM, features) turns this red.
+The committed model card was written from a training with the default thread pools (every core for
+numpy, pyarrow, scipy and OpenMP); this one runs with one OpenMP and one BLAS thread. LightGBM's and
+ALS's own thread counts are settings (`ranker.num_threads`, ALS on one thread), the same in both.
+`model_card.py --check` compares the metrics tables and the digest of every model file.
 """
 
 from __future__ import annotations

@@ -255,6 +255,25 @@ def test_a_json_body_sent_without_the_json_content_type_gets_415_saying_so(
     assert (content_type or "none") in answer["error"]["message"]
 
 
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/problem+json"])
+def test_a_bad_json_body_under_any_json_content_type_is_a_422(
+    published_demo: str, lambda_context: LocalLambdaContext, content_type: str
+) -> None:
+    event = with_body(load_event("rerank_http_api_rerank.json"), {"user_id": "185", "item_ids": []})
+    event["headers"]["content-type"] = content_type
+    status, answer = call(rerank_handler.handler, event, lambda_context)
+    assert (status, answer["error"]["code"]) == (422, "invalid_request")
+
+
+def test_a_bad_query_without_a_content_type_is_a_422_not_a_415(
+    published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    event = with_query(load_event("rerank_http_api_recommendations.json"), k="ten")
+    event["headers"] = {k: v for k, v in event["headers"].items() if k.lower() != "content-type"}
+    status, answer = call(rerank_handler.handler, event, lambda_context)
+    assert (status, answer["error"]["code"]) == (422, "invalid_request")
+
+
 def test_a_wrong_method_is_a_json_405(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     event = load_event("rerank_http_api_rerank.json")
     event["requestContext"]["http"]["method"] = "DELETE"

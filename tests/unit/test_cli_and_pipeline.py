@@ -64,8 +64,8 @@ def test_train_evaluate_score_through_the_cli(
     # -v: a bar per step even off a terminal; ranker training and evaluation say what they are doing
     for step in ("prepare", "split", "stage1", "features", "stage2", "evaluate", "package"):
         assert f"{step:<9}: 100%" in progress
-    assert re.search(r"final: round \d+/80, later-window nDCG@10 0\.\d{4}", progress)
-    assert "fold1: two_stage" in progress
+    assert re.search(r"(fold1|final): round 1/80, later-window nDCG@10 0\.\d{4}", progress)
+    assert re.search(r"evaluate .*fold1: \w+", progress)  # the system being evaluated
     assert "two_stage" in printed and "nDCG@10" in printed and "Best baseline" in printed
     table = printed.split("\nmodel ")[0]  # the last line names paths of any length
     assert max(len(line) for line in table.splitlines()) <= 100  # fits a 100-column terminal
@@ -156,3 +156,25 @@ def test_score_rejects_a_file_without_user_id(
     )
     assert code == 2
     assert "users.csv: no user_id column in the csv header (customer)" in capsys.readouterr().err
+
+
+def test_score_fails_whole_on_a_file_cut_off_halfway(
+    tmp_path: Path, synthetic_run: TrainJob, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A truncated gzip: one line, exit 2, the previous output untouched and nothing partial left."""
+    import gzip
+
+    good, cut = tmp_path / "good.jsonl", tmp_path / "cut.jsonl.gz"
+    good.write_text('{"user_id": "u00001"}\n')
+    packed = gzip.compress(b'{"user_id": "u00002"}\n' * 5000)
+    cut.write_bytes(packed[: len(packed) // 2])
+    out = tmp_path / "scored.parquet"
+    score = ["score", "--model", str(synthetic_run.out), "--out", str(out)]
+    assert main([*score, "--users", str(good)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main([*score, "--users", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"recsys: error: {cut}: unreadable (EOFError") and err.count("\n") == 1
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.jsonl.gz", "good.jsonl", "scored.parquet"]

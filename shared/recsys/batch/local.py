@@ -36,39 +36,68 @@ def errors_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(out.suffix) + ".errors.jsonl")
 
 
-@contextmanager
-def _naming(path: Path) -> Iterator[None]:
-    """The reader's errors speak of 'the file' (in batch the key is logged beside them); here, name it."""
-    try:
-        yield
-    except InputDataError as exc:
-        raise InputDataError(f"{path}: {exc.message}") from None
-
-
-def score_file(model: LoadedModel, users: Path, out: Path, default_k: int | None = None) -> LocalScoring:
-    """Score every good row of `users` into the parquet `out`; bad rows go to `errors_path(out)`.
-
-    `default_k` is for rows that name no k (default: DEFAULT_K, as in batch).
-    """
+def row_rules(default_k: int | None) -> RowRules:
+    """The batch function's rules, with `default_k` (default DEFAULT_K) for rows that name no k."""
     limits = RequestLimits()
     default_k = limits.default_k if default_k is None else default_k
     if not 1 <= default_k <= limits.max_k:
         raise RecsysError(f"--k must be between 1 and {limits.max_k} (MAX_K), got {default_k}")
-    rules = RowRules(default_k, limits.max_k, limits.max_id_length)
+    return RowRules(default_k, limits.max_k, limits.max_id_length)
+
+
+def check_paths(users: Path, out: Path) -> str:
+    """Fail before any work on what cannot succeed; returns the input's kind (jsonl, csv.gz, ...)."""
+    if not users.is_file():
+        raise InputDataError(f"{users}: {'a directory, not a file' if users.is_dir() else 'file not found'}")
+    if out.is_dir():
+        raise InputDataError(f"{out}: a directory; --out names the parquet file to write")
+    return kind_of(users.name)
+
+
+@contextmanager
+def _unreadable_as_input_error(path: Path) -> Iterator[None]:
+    """A file that breaks halfway (truncated gzip, corrupt parquet) is bad input: one line, no traceback."""
+    try:
+        yield
+    except InputDataError as exc:
+        raise InputDataError(f"{path}: {exc.message}") from None
+    except (OSError, EOFError, ValueError) as exc:  # BadGzipFile is an OSError; ArrowInvalid a ValueError
+        raise InputDataError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def score_file(model: LoadedModel, users: Path, out: Path, rules: RowRules) -> LocalScoring:
+    """Score every good row of `users` into the parquet `out`; bad rows go to `errors_path(out)`.
+
+    Both files are written beside their final names and renamed into place only when every row is
+    done: a failure halfway leaves the previous run's files as they were and nothing partial.
+    """
+    kind = check_paths(users, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     errors = errors_path(out)
-    errors.unlink(missing_ok=True)  # a rerun must not leave the previous run's rejects beside new output
-    partial = out.with_name(out.name + ".partial")  # renamed into place only once every row is done
+    partial_out, partial_errors = (p.with_name(p.name + ".partial") for p in (out, errors))
     read = scored = failed = 0
-    with _naming(users), pq.ParquetWriter(partial, SCORED_SCHEMA) as writer:
-        for chunk in read_chunks(users, kind_of(users.name), rules, CHUNK_USERS):
-            read += chunk.rows_read
-            if chunk.user_ids:
-                writer.write_table(score_users(model, chunk.user_ids, np.asarray(chunk.k, dtype=np.int64)))
-                scored += len(chunk.user_ids)
-            if chunk.errors:
+    try:
+        with (
+            _unreadable_as_input_error(users),
+            pq.ParquetWriter(partial_out, SCORED_SCHEMA) as writer,
+            partial_errors.open("w", encoding="utf-8") as rejected,
+        ):
+            for chunk in read_chunks(users, kind, rules, CHUNK_USERS):
+                read += chunk.rows_read
+                if chunk.user_ids:
+                    writer.write_table(score_users(model, chunk.user_ids, np.asarray(chunk.k, dtype=np.int64)))
+                    scored += len(chunk.user_ids)
                 failed += len(chunk.errors)
-                with errors.open("a", encoding="utf-8") as handle:
-                    handle.writelines(json.dumps(error) + "\n" for error in chunk.errors)
-    partial.replace(out)
+                rejected.writelines(json.dumps(error) + "\n" for error in chunk.errors)
+        if read and not scored:
+            partial_errors.replace(errors)  # nothing to write, but the reasons are worth keeping
+            raise InputDataError(f"no row of {users} could be scored (reasons in {errors})")
+        partial_out.replace(out)
+        if failed:
+            partial_errors.replace(errors)
+        else:
+            errors.unlink(missing_ok=True)  # the previous run's rejects would describe another input
+    finally:
+        partial_out.unlink(missing_ok=True)
+        partial_errors.unlink(missing_ok=True)
     return LocalScoring(read, scored, failed, errors if failed else None)

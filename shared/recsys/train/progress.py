@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import time
+from typing import Final, Protocol
 
 from tqdm import tqdm
+
+REDRAW_SECONDS: Final = 0.5
 
 
 class Progress(Protocol):
@@ -30,13 +33,19 @@ class StepBar:
 
     def __init__(self, name: str, total: int) -> None:
         self._bar = tqdm(total=total, desc=f"{name:<9}", unit="part", dynamic_ncols=True)
+        self._drawn = 0.0
 
     def advance(self) -> None:
         self._bar.set_postfix_str("", refresh=False)
         self._bar.update()
+        self._drawn = 0.0  # the next part's first note is always shown
 
     def note(self, text: str) -> None:
-        self._bar.set_postfix_str(text)
+        # redrawn at most twice a second: a CI log with -v gets a line per redraw, not per boosting round
+        now = time.monotonic()
+        redraw = now - self._drawn >= REDRAW_SECONDS
+        self._bar.set_postfix_str(text, refresh=redraw)
+        self._drawn = now if redraw else self._drawn
 
     def close(self) -> None:
         self._bar.close()

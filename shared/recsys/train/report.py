@@ -517,6 +517,8 @@ def write_report(model_dir: Path, out: Path | None = None, users: int = DEFAULT_
     out = out or default_report_path(model_dir)
     if out.resolve().is_relative_to(model_dir.resolve()):
         raise RecsysError(f"{out}: the report must not go inside the model directory (its manifest lists every file)")
+    if out.is_dir():
+        raise RecsysError(f"{out}: a directory; --out names the HTML file to write")
     model = LoadedModel.from_dir(model_dir)
     sample = recommend_sample(model, sample_users(model.arrays.seen, users))
     importance = read_importance(model_dir)
