@@ -1,16 +1,18 @@
-"""Shared pieces of the benchmarks: timing statistics, an embedded S3, a Lambda-shaped context."""
+"""Shared pieces of the benchmarks: timing statistics, and the scripts' embedded S3."""
 
 from __future__ import annotations
 
-import logging
-import os
 import statistics
+import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra" / "scripts"))
+from local_s3 import embedded_s3  # noqa: E402  (the demo's and invoke's, for the benchmarks too)
+
+__all__ = ["ROOT", "embedded_s3", "percentiles_ms", "timed"]
 
 
 def percentiles_ms(samples: list[float]) -> dict[str, float]:
@@ -28,27 +30,3 @@ def timed(fn: Callable[[], object], repeat: int, warmup: int = 20) -> list[float
         fn()
         samples.append(time.perf_counter() - started)
     return samples
-
-
-@contextmanager
-def embedded_s3() -> Iterator[str]:
-    """A moto server on 127.0.0.1 with fake credentials; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
-    try:
-        yield endpoint
-    finally:
-        server.stop()

@@ -23,11 +23,20 @@ from pathlib import Path
 import numpy as np
 from local_s3 import batch_output, embedded_s3, stage_user_file
 from recsys.loaded import LoadedModel
+from recsys.offline_metrics import top_k_agreement
 from recsys.ranking.scorers import SourcePriority
-from recsys.recommender import Ranked, Recommender, Request
+from recsys.recommender import Ranked, Request
 from recsys.runtime.local_context import LocalLambdaContext
-from recsys.train.evaluate import metrics_table
-from recsys.train.report import example_users, item_titles, recommend_sample, sample_users, write_report
+from recsys.train.evaluate import metrics_table, to_matrix
+from recsys.train.report import (
+    DEFAULT_SAMPLE_USERS,
+    SampleTopK,
+    example_users,
+    item_titles,
+    recommend_sample,
+    sample_users,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_BUCKET = "recsys-demo-models"
@@ -45,25 +54,25 @@ def clip(text: str, width: int) -> str:
 
 
 def chart_ranks(model: LoadedModel, users: np.ndarray, k: int) -> Ranked:
-    """The 7-day chart's top k for each user, seen items excluded: the served code with one source."""
-    serving = model.manifest.serving
-    chart = Recommender.build(model.arrays, SourcePriority((CHART,), (CHART,)), serving, (CHART,))
-    return chart.recommend(Request(users=users.astype(np.int32), k=np.full(len(users), k, dtype=np.int64)))
+    """The 7-day chart's top k for each user, seen items excluded: the served candidates, ranked by that source."""
+    request = Request(users=users, k=np.full(len(users), k, dtype=np.int64))
+    batch, candidates = model.recommender.candidates(request)
+    return model.recommender.rank(batch, candidates, request.k, SourcePriority(candidates.source_names, (CHART,)))
 
 
-def show_users_with_history(model: LoadedModel, titles: dict[str, str]) -> None:
+def show_users_with_history(model: LoadedModel, sample: SampleTopK, titles: dict[str, str]) -> None:
     heading("what the model recommends to users with history (seen items excluded)")
     items = model.arrays.items
-    sample = recommend_sample(model, sample_users(model.arrays.seen, 2000))
     has_chart = CHART in model.manifest.serving.sources
     if has_chart:
         chart = chart_ranks(model, sample.users, 50)
-        ours = set(zip(sample.row.tolist(), sample.item.tolist(), strict=True))
-        top10 = chart.rank <= 10
-        shared = sum((r, i) in ours for r, i in zip(chart.row[top10].tolist(), chart.item[top10].tolist(), strict=True))
+        ours = np.full((len(sample.users), 10), -1, dtype=np.int32)
+        ours[sample.row, sample.rank - 1] = sample.item
+        chart_top = to_matrix(chart, len(sample.users), 50)
+        shared = 10 * top_k_agreement(ours, chart_top, 10, model.arrays.n_items)
         print(
             f"Over {len(sample.users):,} users with history, the model's top 10 shares "
-            f"{shared / len(sample.users):.1f} items with the\n7-day chart's top 10 for the same user: on this "
+            f"{shared:.1f} items with the\n7-day chart's top 10 for the same user: on this "
             "trend-driven data the model is mostly the chart\n(docs/quality.md says why). Three of them:"
         )
     for row in example_users(sample, model.arrays.seen):
@@ -196,10 +205,11 @@ def main() -> None:
     heading(f"model {model.version}: the backtest against the baselines")
     print(metrics_table(model.manifest.metrics))
     titles = item_titles(args.model)
-    show_users_with_history(model, titles)
+    sample = recommend_sample(model, sample_users(model.arrays.seen, DEFAULT_SAMPLE_USERS))
+    show_users_with_history(model, sample, titles)
     show_unknown_user(model, titles)
     show_lambda_round_trip(args.model)
-    report = write_report(args.model)
+    report = write_report(args.model, model=model, sample=sample)
     show_next_steps(report)
 
 

@@ -169,12 +169,6 @@ class Manifest:
             raise ModelIntegrityError(f"{model_dir}: no {MANIFEST} (not a model directory)")
         return cls.from_json(path.read_bytes(), str(path))
 
-    def file(self, name: str) -> FileEntry:
-        for entry in self.files:
-            if entry.name == name:
-                return entry
-        raise ModelIntegrityError(f"manifest of {self.version} does not list {name}")
-
     def check_complete(self, with_ranker: bool = True) -> None:
         """The format is this code's, every source is known here, and every file serving reads is listed."""
         if self.format_version != FORMAT_VERSION:

@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write a self-contained HTML report (plots, tables) about a model")
     report.add_argument("--model", type=Path, required=True)
     report.add_argument("--out", type=Path, help="HTML file to write (default: MODEL.report.html next to MODEL)")
-    report.add_argument("--users", type=int, default=2000, help="known users sampled for the top-10 statistics")
+    report.add_argument("--users", type=int, help="known users sampled for the top-10 statistics (default 2000)")
     report.set_defaults(handler=_report)
 
     score = sub.add_parser("score", help="local batch scoring of a file of user ids")

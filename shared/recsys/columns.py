@@ -4,7 +4,8 @@ from typing import Final
 
 USER_ID: Final = "user_id"
 ITEM_ID: Final = "item_id"
-TIMESTAMP: Final = "timestamp"
+TIMESTAMP: Final = "timestamp"  # unix seconds
+DAY: Final = 86_400.0  # seconds in a day, for every window and half-life given in days
 WEIGHT: Final = "weight"
 RATING: Final = "rating"
 

@@ -14,9 +14,6 @@ from recsys.ragged import Ragged
 
 I64 = npt.NDArray[np.int64]
 
-#: The systems every evaluation reports, baselines first; the manifest's metrics are keyed by these.
-SYSTEMS = ("popularity", "als", "stage1", "two_stage")
-
 
 def hit_matrix(recommended: npt.NDArray[np.integer], relevant: Ragged) -> npt.NDArray[np.bool_]:
     n_users = recommended.shape[0]

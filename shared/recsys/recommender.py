@@ -75,11 +75,9 @@ class Recommender:
         model: ModelArrays,
         scorer: CandidateScorer,
         serving: ServingConfig,
-        source_names: Sequence[str] | None = None,
     ) -> Recommender:
         """The one place a recommender is composed: training, evaluation, batch and the handlers all come here."""
-        counts = {n: c for n, c in serving.sources.items() if source_names is None or n in source_names}
-        return cls(model, CandidateGenerator.for_model(model, counts), scorer, serving.recent_items)
+        return cls(model, CandidateGenerator.for_model(model, serving.sources), scorer, serving.recent_items)
 
     def user_batch(
         self, users: npt.NDArray[np.int32], recent_items: Ragged | None = None, history: Ragged | None = None

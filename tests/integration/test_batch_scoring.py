@@ -184,12 +184,18 @@ def test_s3_test_event_and_foreign_keys_are_skipped(
         ("broken.parquet", b"PAR1 but not really", "not a readable parquet file"),
         ("noid.csv", b"customer,k\n1,2\n", "no user_id column"),
         ("noid.parquet", parquet_bytes(pd.DataFrame({"customer": ["1"]})), "no user_id column"),
+        ("notgzip.jsonl.gz", JSONL, "unreadable (BadGzipFile"),
+        (
+            "cut.jsonl.gz",
+            gzip.compress(b"".join(b'{"user_id": "%d"}\n' % i for i in range(5000)))[:4000],
+            "unreadable (EOFError",
+        ),
     ],
 )
 def test_an_unreadable_file_fails_loudly_with_an_errors_file(
     s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext, name: str, body: bytes, reason: str
 ) -> None:
-    with pytest.raises(BatchInputError, match=reason):
+    with pytest.raises(BatchInputError, match=re.escape(reason)):
         batch_scoring_handler.handler(put_input(s3, f"input/{name}", body), lambda_context)
     files = output(s3, f"output/{name.split('.')[0]}/{published_demo}/")
     assert reason in json.loads(files["errors.jsonl"])["reason"]

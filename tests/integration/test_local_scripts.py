@@ -80,3 +80,16 @@ def test_invoke_with_a_missing_event_file_says_so_in_one_line(demo_model_dir: Pa
     done = run("invoke.py", "--function", "rerank", "--event", "nope.json", model=demo_model_dir)
     assert done.returncode == 1
     assert done.stderr.strip() == "invoke: error: nope.json: no such event file (the events are in tests/events/)"
+
+
+def test_the_embedded_s3_removes_its_cache_and_restores_the_environment() -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    from local_s3 import embedded_s3
+
+    before = dict(os.environ)
+    with embedded_s3() as endpoint:
+        assert os.environ["AWS_ENDPOINT_URL"] == endpoint
+        cache = Path(os.environ["MODEL_CACHE_DIR"])
+        (cache / "model.bin").write_bytes(b"cached")
+    assert not cache.exists()
+    assert dict(os.environ) == before

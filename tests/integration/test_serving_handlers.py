@@ -265,6 +265,17 @@ def test_a_bad_json_body_under_any_json_content_type_is_a_422(
     assert (status, answer["error"]["code"]) == (422, "invalid_request")
 
 
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/problem+json"])
+def test_a_body_failing_validation_under_any_json_content_type_is_a_422(
+    published_demo: str, lambda_context: LocalLambdaContext, content_type: str
+) -> None:
+    """A body FastAPI itself rejects reaches the content-type check: any JSON media type is JSON."""
+    event = with_body(load_event("rerank_http_api_rerank.json"), {"item_ids": ["a"], "surprise": 1})
+    event["headers"]["content-type"] = content_type
+    status, answer = call(rerank_handler.handler, event, lambda_context)
+    assert (status, answer["error"]["code"]) == (422, "invalid_request")
+
+
 def test_a_bad_query_without_a_content_type_is_a_422_not_a_415(
     published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:

@@ -24,10 +24,13 @@ def test_the_readme_table_is_the_committed_model_cards() -> None:
 
 
 def test_the_demo_data_readme_counts_the_bundled_file() -> None:
-    stated = re.search(r"holds ([\d,]+) ratings", (DEMO_DATA / "README.md").read_text(encoding="utf-8"))
+    readme = (DEMO_DATA / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"holds ([\d,]+) ratings", readme)
     assert stated, "data/demo/README.md must say how many ratings the bundled file holds"
     lines = (DEMO_DATA / "ratings.dat").read_text(encoding="utf-8").count("\n")
     assert int(stated.group(1).replace(",", "")) == lines
+    in_table = re.search(r"^\| `ratings\.dat` \|[^|]+\| ([\d,]+) ratings", readme, flags=re.MULTILINE)
+    assert in_table and int(in_table.group(1).replace(",", "")) == lines
 
 
 def test_the_readme_lists_every_error_status_the_api_documents() -> None:

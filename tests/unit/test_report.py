@@ -201,3 +201,11 @@ def test_report_errors_are_one_line(
     assert main(["report", "--model", str(synthetic_run.out), "--out", str(inside)]) == 2
     assert "inside the model directory" in capsys.readouterr().err
     assert not inside.exists()
+
+
+def test_the_sample_never_recommends_an_item_the_user_has_seen(synthetic_run: TrainJob) -> None:
+    model = LoadedModel.from_dir(synthetic_run.out)
+    sample = recommend_sample(model, sample_users(model.arrays.seen, SAMPLE))
+    for row, user in enumerate(sample.users):
+        seen = model.arrays.seen.take_rows(np.asarray([user], dtype=np.int64)).values
+        assert not set(seen.tolist()) & set(sample.item[sample.row == row].tolist()), int(user)

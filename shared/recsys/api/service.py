@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,15 +47,20 @@ UNKNOWN_ITEM = "unknown_item"
 _FUSION = ReciprocalRankFusion()
 
 
-def scored_items(model: LoadedModel, ranked: Ranked) -> list[ScoredItem]:
-    """The one serialiser of a ranked list: ids, rounded scores, ranks and reasons."""
+def _item_fields(model: LoadedModel, ranked: Ranked) -> list[dict[str, Any]]:
+    """The one serialiser of a ranked list: ids, rounded scores, ranks and reasons (each answer's model
+    class is built from these once, not converted from another model)."""
     ids = model.arrays.items.to_ids(ranked.item).tolist()
     return [
-        ScoredItem(item_id=item_id, score=round(score, 6), rank=rank, reason=reason)
+        {"item_id": item_id, "score": round(score, 6), "rank": rank, "reason": reason}
         for item_id, score, rank, reason in zip(
             ids, ranked.score.tolist(), ranked.rank.tolist(), ranked.reasons().tolist(), strict=True
         )
     ]
+
+
+def scored_items(model: LoadedModel, ranked: Ranked) -> list[ScoredItem]:
+    return [ScoredItem(**fields) for fields in _item_fields(model, ranked)]
 
 
 def _opinion(score: float, rank: float) -> SourceOpinion:
@@ -69,10 +75,10 @@ def candidate_items(model: LoadedModel, ranked: Ranked, candidates: Candidates) 
     scores, ranks = candidates.scores[ranked.pair].tolist(), candidates.ranks[ranked.pair].tolist()
     return [
         Candidate(
-            **item.model_dump(),
+            **fields,
             sources={name: _opinion(s, r) for name, s, r in zip(names, pair_scores, pair_ranks, strict=True)},
         )
-        for item, pair_scores, pair_ranks in zip(scored_items(model, ranked), scores, ranks, strict=True)
+        for fields, pair_scores, pair_ranks in zip(_item_fields(model, ranked), scores, ranks, strict=True)
     ]
 
 

@@ -62,7 +62,7 @@ class BatchJob:
 
     @property
     def rules(self) -> RowRules:
-        return RowRules(self.settings.default_k, self.settings.max_k, self.settings.max_id_length)
+        return RowRules.from_limits(self.settings)
 
     # -- S3 helpers ---------------------------------------------------------------------------
     def _put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:

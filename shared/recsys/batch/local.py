@@ -38,11 +38,10 @@ def errors_path(out: Path) -> Path:
 
 def row_rules(default_k: int | None) -> RowRules:
     """The batch function's rules, with `default_k` (default DEFAULT_K) for rows that name no k."""
-    limits = RequestLimits()
-    default_k = limits.default_k if default_k is None else default_k
-    if not 1 <= default_k <= limits.max_k:
-        raise RecsysError(f"--k must be between 1 and {limits.max_k} (MAX_K), got {default_k}")
-    return RowRules(default_k, limits.max_k, limits.max_id_length)
+    rules = RowRules.from_limits(RequestLimits(), default_k)
+    if not 1 <= rules.default_k <= rules.max_k:
+        raise RecsysError(f"--k must be between 1 and {rules.max_k} (MAX_K), got {rules.default_k}")
+    return rules
 
 
 def check_paths(users: Path, out: Path) -> str:
@@ -55,14 +54,12 @@ def check_paths(users: Path, out: Path) -> str:
 
 
 @contextmanager
-def _unreadable_as_input_error(path: Path) -> Iterator[None]:
-    """A file that breaks halfway (truncated gzip, corrupt parquet) is bad input: one line, no traceback."""
+def _naming(path: Path) -> Iterator[None]:
+    """The reader speaks of 'the file' (the S3 job logs the key beside it); on the command line, name it."""
     try:
         yield
     except InputDataError as exc:
         raise InputDataError(f"{path}: {exc.message}") from None
-    except (OSError, EOFError, ValueError) as exc:  # BadGzipFile is an OSError; ArrowInvalid a ValueError
-        raise InputDataError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
 
 
 def score_file(model: LoadedModel, users: Path, out: Path, rules: RowRules) -> LocalScoring:
@@ -78,7 +75,7 @@ def score_file(model: LoadedModel, users: Path, out: Path, rules: RowRules) -> L
     read = scored = failed = 0
     try:
         with (
-            _unreadable_as_input_error(users),
+            _naming(users),
             pq.ParquetWriter(partial_out, SCORED_SCHEMA) as writer,
             partial_errors.open("w", encoding="utf-8") as rejected,
         ):

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from recsys.errors import InputDataError
 from recsys.idmap import ID_CHARACTERS, is_valid_id
+from recsys.runtime.settings import RequestLimits
 
 
 @dataclass
@@ -37,6 +38,11 @@ class RowRules:
     default_k: int
     max_k: int
     max_id_length: int
+
+    @classmethod
+    def from_limits(cls, limits: RequestLimits, default_k: int | None = None) -> RowRules:
+        """The limits a request has, with another k for rows that name none (`recsys score --k`)."""
+        return cls(limits.default_k if default_k is None else default_k, limits.max_k, limits.max_id_length)
 
 
 def _check(value: Any, k_value: Any, rules: RowRules) -> tuple[str, int] | str:
@@ -148,6 +154,14 @@ def kind_of(key: str) -> str:
     raise InputDataError(f"{key}: unsupported file type (use .jsonl, .csv, .parquet, or .jsonl.gz/.csv.gz)")
 
 
+def _readable(rows: Iterator[tuple[int, str, Any, Any]]) -> Iterator[tuple[int, str, Any, Any]]:
+    """A file that breaks halfway (a truncated gzip, a corrupt parquet row group) is bad input, not a crash."""
+    try:
+        yield from rows
+    except (OSError, EOFError, pa.ArrowException) as exc:  # BadGzipFile is an OSError
+        raise InputDataError(f"unreadable ({type(exc).__name__}: {exc})") from None
+
+
 def read_chunks(
     path: Path, kind: str, rules: RowRules, chunk_rows: int, start: int = 0, stop: int | None = None
 ) -> Iterator[Chunk]:
@@ -159,7 +173,7 @@ def read_chunks(
     else:
         rows = _jsonl_rows(path, kind.endswith(".gz"))
     chunk = Chunk()
-    for index, (line, raw, user, k) in enumerate(rows):
+    for index, (line, raw, user, k) in enumerate(_readable(rows)):
         if index < start:
             continue
         if stop is not None and index >= stop:

@@ -20,7 +20,6 @@ DAT_COLUMNS = {
     "items": [C.ITEM_ID, "title", "genres"],
 }
 _YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
-TEXT_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".dat")
 
 
 def file_kind(path: Path) -> str:

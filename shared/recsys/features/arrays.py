@@ -48,6 +48,14 @@ def tag_groups(tag_names: Sequence[str]) -> dict[str, slice]:
     return groups
 
 
+#: (name, item column, user column): how far an item sits from what the user usually takes, where the
+#: model has both columns (e.g. a new release for someone who watches old films)
+PAIR_DIFFERENCES = (
+    ("year_gap_diff", "item_year_gap", "user_mean_year_gap"),
+    ("log_age_diff", "item_log_age", "user_mean_log_age"),
+)
+
+
 @dataclass(frozen=True)
 class FeatureArrays:
     user_features: F32
@@ -62,6 +70,12 @@ class FeatureArrays:
     def tag_group_columns(self) -> dict[str, slice]:
         """`tag_groups` of this model's tag columns (checked once, at load)."""
         return tag_groups(self.tag_names)
+
+    @cached_property
+    def difference_columns(self) -> list[tuple[str, int, int]]:
+        """(name, item column, user column) of each of `PAIR_DIFFERENCES` these tables allow."""
+        items, users = self.item_feature_names, self.user_feature_names
+        return [(name, items.index(i), users.index(u)) for name, i, u in PAIR_DIFFERENCES if i in items and u in users]
 
     @classmethod
     def load(cls, path: Callable[[str], Path], n_users: int, n_items: int) -> FeatureArrays:
@@ -82,4 +96,5 @@ class FeatureArrays:
         if wrong:
             raise ModelIntegrityError("inconsistent model files: " + "; ".join(wrong))
         _ = arrays.tag_group_columns  # a model whose tag groups are not column ranges fails here, not per request
+        _ = arrays.difference_columns  # and the first request finds this ready
         return arrays

@@ -13,32 +13,18 @@ import numpy.typing as npt
 
 from recsys.candidates.base import UserBatch
 from recsys.candidates.generate import Candidates
-from recsys.features.arrays import FeatureArrays, tag_groups
+from recsys.features.arrays import FeatureArrays
 from recsys.model import ModelArrays
 
 F32 = npt.NDArray[np.float32]
-
-
-#: (name, item column, user column): how far an item sits from what the user usually takes, where the
-#: model has both columns (e.g. a new release for someone who watches old films)
-PAIR_DIFFERENCES = (
-    ("year_gap_diff", "item_year_gap", "user_mean_year_gap"),
-    ("log_age_diff", "item_log_age", "user_mean_log_age"),
-)
-
-
-def _differences(tables: FeatureArrays) -> list[tuple[str, int, int]]:
-    """(name, item column index, user column index) of each difference this model's tables allow."""
-    items, users = tables.item_feature_names, tables.user_feature_names
-    return [(name, items.index(i), users.index(u)) for name, i, u in PAIR_DIFFERENCES if i in items and u in users]
 
 
 def pair_feature_names(source_names: Sequence[str], tables: FeatureArrays) -> tuple[str, ...]:
     names = [f"{source}_score" for source in source_names]
     names += [f"{source}_rank" for source in source_names]
     names.append("n_sources")
-    names += [f"{group}_match" for group in tag_groups(tables.tag_names)]
-    names += [name for name, _, _ in _differences(tables)]
+    names += [f"{group}_match" for group in tables.tag_group_columns]
+    names += [name for name, _, _ in tables.difference_columns]
     return tuple(names)
 
 
@@ -61,7 +47,7 @@ def assemble(model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F3
     n_pairs, n_sources = len(candidates), len(candidates.source_names)
     users = batch.users[candidates.row]  # -1 selects the last row: the no-history user
     groups = tables.tag_group_columns
-    differences = _differences(tables)
+    differences = tables.difference_columns
     n_user, n_item = len(tables.user_feature_names), len(tables.item_feature_names)
     width = n_user + n_item + 2 * n_sources + 1 + len(groups) + len(differences)
     matrix = np.empty((n_pairs, width), dtype=np.float32, order="F")

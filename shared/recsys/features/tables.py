@@ -14,7 +14,6 @@ from recsys import columns as C
 from recsys.config import FeatureSettings
 from recsys.sources.popularity import decayed_counts
 
-DAY = 86_400.0
 NO_HISTORY = -1
 
 
@@ -23,7 +22,7 @@ def _windows(
 ) -> dict[str, np.ndarray]:
     ts = frame[C.TIMESTAMP].to_numpy(dtype=np.float64)
     ids = frame[key].to_numpy()
-    return {f"{prefix}_n_{d}d": np.bincount(ids[ts >= now - d * DAY], minlength=n).astype(np.float32) for d in days}
+    return {f"{prefix}_n_{d}d": np.bincount(ids[ts >= now - d * C.DAY], minlength=n).astype(np.float32) for d in days}
 
 
 def _per_id(frame: pd.DataFrame, key: str, n: int) -> pd.DataFrame:
@@ -47,7 +46,7 @@ def _with_value(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def _years(timestamps: np.ndarray) -> np.ndarray:
-    return 1970.0 + timestamps / (365.25 * DAY)
+    return 1970.0 + timestamps / (365.25 * C.DAY)
 
 
 def release_years(items: pd.DataFrame | None, n_items: int, settings: FeatureSettings) -> np.ndarray:
@@ -87,24 +86,19 @@ def build_user_features(
     def share_of_history(flags: np.ndarray) -> np.ndarray:
         return np.where(n > 0, np.bincount(users, weights=flags, minlength=n_users) / per_user, np.nan)
 
-    age_at_use = (timestamps - _item_first_seen(history, n_items)[history[C.ITEM_IDX].to_numpy()]) / DAY
+    age_at_use = (timestamps - _item_first_seen(history, n_items)[history[C.ITEM_IDX].to_numpy()]) / C.DAY
     year_gap_at_use = _years(timestamps) - release_years(items, n_items, settings)[history[C.ITEM_IDX].to_numpy()]
     features = {
         "user_n": n.astype(np.float32),
-        "user_days_since_last": ((now - stats["last"]) / DAY).to_numpy(np.float32),
-        "user_days_since_first": ((now - stats["first"]) / DAY).to_numpy(np.float32),
+        "user_days_since_last": ((now - stats["last"]) / C.DAY).to_numpy(np.float32),
+        "user_days_since_first": ((now - stats["first"]) / C.DAY).to_numpy(np.float32),
         "user_mean_gap_days": np.where(
-            n > 1, (stats["last"] - stats["first"]).to_numpy() / DAY / np.maximum(n - 1, 1), np.nan
+            n > 1, (stats["last"] - stats["first"]).to_numpy() / C.DAY / np.maximum(n - 1, 1), np.nan
         ),
         "user_value_mean": stats["value_mean"].to_numpy(np.float32),
         "user_value_std": stats["value_std"].to_numpy(np.float32),
         **_windows(history, C.USER_IDX, now, settings.windows_days, "user", n_users),
-        **{
-            f"user_fresh_{d}d": np.where(
-                n > 0, np.bincount(users, weights=age_at_use < d, minlength=n_users) / per_user, np.nan
-            )
-            for d in settings.fresh_days
-        },
+        **{f"user_fresh_{d}d": share_of_history(age_at_use < d) for d in settings.fresh_days},
         "user_mean_log_age": mean_over_history(np.log1p(age_at_use)),
         "user_mean_year_gap": mean_over_history(year_gap_at_use),
         "user_new_release_share": mean_over_history(
@@ -181,10 +175,10 @@ def build_item_features(
         * (long / short)
         for short, long in zip(days, days[2:], strict=False)
     }
-    recent = timestamps >= now - 7 * DAY
+    recent = timestamps >= now - 7 * C.DAY
     recent_value = np.bincount(item_ids[recent], weights=history["_value"].to_numpy()[recent], minlength=n_items)
     recent_count = np.bincount(item_ids[recent], minlength=n_items)
-    days_since_first = ((now - stats["first"]) / DAY).to_numpy(np.float64)
+    days_since_first = ((now - stats["first"]) / C.DAY).to_numpy(np.float64)
     features = {
         "item_n": all_time.astype(np.float32),
         **windows,
@@ -197,7 +191,7 @@ def build_item_features(
         **growth,
         "item_days_since_first": days_since_first.astype(np.float32),
         "item_log_age": np.log1p(days_since_first).astype(np.float32),
-        "item_days_since_last": ((now - stats["last"]) / DAY).to_numpy(np.float32),
+        "item_days_since_last": ((now - stats["last"]) / C.DAY).to_numpy(np.float32),
         "item_year_gap": (_years(np.asarray(now)) - release_years(items, n_items, settings)).astype(np.float32),
         "item_value_mean": stats["value_mean"].to_numpy(np.float32),
         "item_value_std": stats["value_std"].to_numpy(np.float32),

@@ -15,8 +15,6 @@ from recsys import columns as C
 from recsys.candidates.base import F32, I64, Array, FitInput, ReadArray, SourceSettings, expect_finite, expect_shape
 from recsys.candidates.scores import SharedVector
 
-DAY = 86_400.0
-
 
 def chart_counts(items: I64, timestamps: Array, n_items: int, now: float, days: float | None) -> F32:
     """Interactions per item in [now - days, now) (all time for None); ties broken by all-time count.
@@ -26,7 +24,7 @@ def chart_counts(items: I64, timestamps: Array, n_items: int, now: float, days: 
     all_time = np.bincount(items, minlength=n_items).astype(np.float64)
     if days is None:
         return all_time.astype(np.float32)
-    recent = np.bincount(items[timestamps >= now - days * DAY], minlength=n_items)
+    recent = np.bincount(items[timestamps >= now - days * C.DAY], minlength=n_items)
     return (recent + all_time / (all_time.max(initial=0.0) + 1.0)).astype(np.float32)
 
 

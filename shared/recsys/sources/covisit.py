@@ -32,7 +32,6 @@ from recsys.errors import ModelIntegrityError
 
 NEIGHBOURS: Final = "covisit_items.npy"
 LINK_SCORES: Final = "covisit_scores.npy"
-DAY = 86_400.0
 
 
 class CovisitSettings(SourceSettings):
@@ -88,7 +87,7 @@ class CoVisitationSource:
             .tail(settings.max_history)[[C.USER_IDX, C.ITEM_IDX, C.TIMESTAMP]]
         )
         pairs = recent.merge(recent, on=C.USER_IDX, suffixes=("_a", "_b"))
-        gap_days = (pairs[f"{C.TIMESTAMP}_a"] - pairs[f"{C.TIMESTAMP}_b"]).abs() / DAY
+        gap_days = (pairs[f"{C.TIMESTAMP}_a"] - pairs[f"{C.TIMESTAMP}_b"]).abs() / C.DAY
         pairs = pairs[(pairs[f"{C.ITEM_IDX}_a"] != pairs[f"{C.ITEM_IDX}_b"]) & (gap_days <= settings.window_days)]
         neighbours = np.full((n_items, settings.neighbours), -1, dtype=np.int32)
         scores = np.zeros((n_items, settings.neighbours), dtype=np.float32)

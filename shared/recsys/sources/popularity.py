@@ -22,7 +22,6 @@ from recsys.candidates.base import (
 from recsys.candidates.scores import SharedVector
 
 POPULARITY: Final = "popularity.npy"
-DAY = 86_400.0
 
 
 class PopularitySettings(SourceSettings):
@@ -31,7 +30,7 @@ class PopularitySettings(SourceSettings):
 
 def decayed_counts(history_items: I64, timestamps: Array, n_items: int, now: float, half_life_days: float) -> F32:
     """Exponentially time-decayed interaction counts at `now`; all-time counts break ties."""
-    age_days = (now - timestamps.astype(np.float64)) / DAY
+    age_days = (now - timestamps.astype(np.float64)) / C.DAY
     decay = np.exp(-np.log(2.0) * np.clip(age_days, 0, None) / half_life_days)
     decayed = np.bincount(history_items, weights=decay, minlength=n_items)
     all_time = np.bincount(history_items, minlength=n_items)

@@ -19,7 +19,6 @@ from recsys.ragged import Ragged
 from recsys.sources.chart import chart_counts
 from recsys.sources.popularity import decayed_counts
 
-DAY = 86_400.0
 F32 = npt.NDArray[np.float32]
 
 

@@ -54,20 +54,23 @@ def relevant_items(test: pd.DataFrame, users: npt.NDArray[np.int32], model: Mode
     return Ragged(indptr.astype(np.int64), (keys % model.n_items).astype(np.int32))
 
 
-System = tuple[CandidateScorer, tuple[str, ...]]
+#: user segments every fold reports; the backtest table and the report show the first two
+SEGMENTS = ("all", "warm", "cold")
+SHOWN_SEGMENTS = SEGMENTS[:2]
 
 
-def systems(source_names: tuple[str, ...], ranker: CandidateScorer) -> dict[str, System]:
-    """name -> (scorer, the sources it runs). Baselines first: each source alone, backed by the backfill
-    sources for users it cannot score, in source order; then stage 1 merged by rank fusion; then the model."""
+def systems(source_names: tuple[str, ...], ranker: CandidateScorer) -> dict[str, CandidateScorer]:
+    """name -> how it ranks the served candidates. Baselines first: each source alone, backed by the backfill
+    sources for users it cannot score, in source order; then stage 1 merged by rank fusion; then the model.
+
+    Every source proposes its items independently of the others, so one candidate set serves all systems:
+    a source-alone system rules out (-inf) the pairs only other sources proposed."""
     backfill = tuple(name for name in source_names if registry.get(name).backfill)
-    out: dict[str, System] = {}
-    for name in source_names:
-        order = (name, *(b for b in backfill if b != name))
-        used = tuple(n for n in source_names if n in order)  # the generator keeps the configured order
-        out[name] = (SourcePriority(used, order), used)
-    out[STAGE1] = (ReciprocalRankFusion(), source_names)
-    out[TWO_STAGE] = (ranker, source_names)
+    out: dict[str, CandidateScorer] = {
+        name: SourcePriority(source_names, (name, *(b for b in backfill if b != name))) for name in source_names
+    }
+    out[STAGE1] = ReciprocalRankFusion()
+    out[TWO_STAGE] = ranker
     return out
 
 
@@ -98,7 +101,7 @@ def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, progress: Pr
     warm = np.diff(model.seen.indptr)[users] > 0
     ks = sorted(settings.evaluate.k)
     k_max = max(ks)
-    segments = {"all": np.ones(len(users), dtype=bool), "warm": warm, "cold": ~warm}
+    segments = dict(zip(SEGMENTS, (np.ones(len(users), dtype=bool), warm, ~warm), strict=True))
 
     ranker = LightGBMScorer.load(run.root / "stage2" / fold.name / A.RANKER, serving.shortlist, serving.ranker_base)
     one_pass = LightGBMScorer(ranker.booster, base=ranker.base)
@@ -116,24 +119,24 @@ def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, progress: Pr
             continue  # a configured chart source: evaluated below as that source alone, through the served code
         results[name] = _segment_metrics(top_k_unseen(vector, seen, k_max), relevant, segments, ks, model.n_items)
 
-    evaluated = systems(serving.source_names, ranker)
-    for name, (scorer, sources) in evaluated.items():
-        progress.note(f"{fold.name}: {name}")
-        recommender = Recommender.build(model, scorer, serving, sources)
-        matrices = []
-        offset = 0
-        for chunk in chunks(users):
-            request = Request(users=chunk, k=np.full(len(chunk), k_max, dtype=np.int64))
-            batch, candidates = recommender.candidates(request)
-            if name == STAGE1:
-                candidate_rows.append(candidates.row + offset)
-                candidate_items.append(candidates.item)
-            if name == TWO_STAGE and ranker.shortlist is not None:
-                exact = recommender.rank(batch, candidates, request.k, scorer=one_pass)
-                one_pass_matrices.append(to_matrix(exact, len(chunk), k_max))
-            matrices.append(to_matrix(recommender.rank(batch, candidates, request.k), len(chunk), k_max))
-            offset += len(chunk)
-        recommended = recommended_by[name] = np.vstack(matrices)
+    scorers = systems(serving.source_names, ranker)
+    recommender = Recommender.build(model, ranker, serving)
+    matrices: dict[str, list[npt.NDArray[np.int32]]] = {name: [] for name in scorers}
+    offset = 0
+    for chunk in chunks(users):
+        progress.note(f"{fold.name}: users {offset:,}/{len(users):,}")
+        request = Request(users=chunk, k=np.full(len(chunk), k_max, dtype=np.int64))
+        batch, candidates = recommender.candidates(request)
+        candidate_rows.append(candidates.row + offset)
+        candidate_items.append(candidates.item)
+        for name, scorer in scorers.items():
+            matrices[name].append(to_matrix(recommender.rank(batch, candidates, request.k, scorer), len(chunk), k_max))
+        if ranker.shortlist is not None:
+            exact = recommender.rank(batch, candidates, request.k, scorer=one_pass)
+            one_pass_matrices.append(to_matrix(exact, len(chunk), k_max))
+        offset += len(chunk)
+    for name, parts in matrices.items():
+        recommended = recommended_by[name] = np.vstack(parts)
         results[name] = _segment_metrics(recommended, relevant, segments, ks, model.n_items)
     progress.advance()
 
@@ -180,7 +183,7 @@ def run_evaluate(run: RunDir, settings: TrainSettings, progress: Progress) -> di
     summary: dict[str, Any] = {}
     for system in system_names:
         summary[system] = {}
-        for segment in ("all", "warm", "cold"):
+        for segment in SEGMENTS:
             values = [fold["results"][system][segment]["ndcg@10"] for fold in per_fold.values()]
             summary[system][segment] = {"ndcg@10": {"mean": float(np.mean(values)), "std": float(np.std(values))}}
     results: dict[str, Any] = {
@@ -213,30 +216,48 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str
     return [fmt(header), "-" * len(fmt(header)), *(fmt(r) for r in rows)]
 
 
+def fold_order(metrics: dict[str, Any]) -> list[str]:
+    """Fold names oldest first, the test fold (stored first) last, as the tables show them."""
+    return list(reversed(metrics.get("folds", {})))
+
+
+def ndcg_per_fold(metrics: dict[str, Any], segment: str) -> dict[str, list[float]]:
+    """system -> nDCG@10 on each fold (oldest first) for one user segment."""
+    order = fold_order(metrics)
+    return {
+        system: [float(metrics["folds"][f]["results"][system][segment]["ndcg@10"]) for f in order]
+        for system in metrics["systems"]
+    }
+
+
+def backtest_table(metrics: dict[str, Any], markdown: bool = False) -> list[str]:
+    """The model against the best baseline, fold by fold (empty for metrics without folds)."""
+    best = metrics.get("best_baseline", {})
+    if not (metrics.get("folds") and best):
+        return []
+    order, test = fold_order(metrics), metrics["test_fold"]
+    lines = [
+        f"Backtest: {len(order)} fold(s); {test} (the latest) is the test fold.",
+        f"Best baseline, chosen on {', '.join(best['chosen_on'])}: {best['name']}.",
+    ]
+    header = ["nDCG@10", *[f"{f}{' (test)' if f == test else ''}" for f in order], "mean", "sd"]
+    rows: list[list[str]] = []
+    for segment in SHOWN_SEGMENTS:
+        values = ndcg_per_fold(metrics, segment)
+        for name in (best["name"], TWO_STAGE):
+            v = values[name]
+            rows.append([f"{segment}: {name}", *(f"{x:.4f}" for x in v), f"{np.mean(v):.4f}", f"{np.std(v):.4f}"])
+        ratio = [m / b if b else float("nan") for m, b in zip(values[TWO_STAGE], values[best["name"]], strict=True)]
+        rows.append([f"{segment}: ratio", *(f"{r:.2f}x" for r in ratio), f"{np.mean(ratio):.2f}x", ""])
+    return lines + _table(header, rows, markdown)
+
+
 def metrics_table(metrics: dict[str, Any], markdown: bool = False) -> str:
     """The backtest against the best baseline, fold by fold, then every system on the test fold."""
-    folds_ = metrics.get("folds", {})
     best = metrics.get("best_baseline", {})
-    lines: list[str] = []
-    if folds_ and best:
-        order = list(reversed(folds_))  # oldest first, the test fold last
-        test = metrics["test_fold"]
-        lines.append(f"Backtest: {len(order)} fold(s); {test} (the latest) is the test fold.")
-        lines.append(f"Best baseline, chosen on {', '.join(best['chosen_on'])}: {best['name']}.")
-        header = ["nDCG@10", *[f"{f}{' (test)' if f == test else ''}" for f in order], "mean", "sd"]
-        rows: list[list[str]] = []
-        for segment in ("all", "warm"):
-            values = {
-                name: [folds_[f]["results"][name][segment]["ndcg@10"] for f in order]
-                for name in (best["name"], TWO_STAGE)
-            }
-            for name, label in ((best["name"], f"{segment}: {best['name']}"), (TWO_STAGE, f"{segment}: two_stage")):
-                v = values[name]
-                rows.append([label, *(f"{x:.4f}" for x in v), f"{np.mean(v):.4f}", f"{np.std(v):.4f}"])
-            ratio = [m / b if b else float("nan") for m, b in zip(values[TWO_STAGE], values[best["name"]], strict=True)]
-            rows.append([f"{segment}: ratio", *(f"{r:.2f}x" for r in ratio), f"{np.mean(ratio):.2f}x", ""])
-        lines += _table(header, rows, markdown)
-        lines += ([] if markdown else [""]) + [f"Every system on the test fold ({test}):"]
+    lines = backtest_table(metrics, markdown)
+    if lines:
+        lines += ([] if markdown else [""]) + [f"Every system on the test fold ({metrics['test_fold']}):"]
     header = ["system", "users", "nDCG@10", "Recall@10", "warm nDCG", "cold nDCG", "HR@10", "cover@10"]
     rows = []
     for system in metrics.get("systems", ()):

@@ -30,7 +30,7 @@ from recsys.errors import ModelIntegrityError, RecsysError
 from recsys.loaded import LoadedModel
 from recsys.ragged import Ragged
 from recsys.recommender import Request
-from recsys.train.evaluate import TWO_STAGE
+from recsys.train.evaluate import SHOWN_SEGMENTS, TWO_STAGE, fold_order, ndcg_per_fold
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,8 +45,6 @@ EXAMPLE_USERS: Final = 3
 EXAMPLE_HISTORY: Final = 5
 #: Item-popularity percentile buckets (0 = most popular): the head is split finely, where bias shows.
 POPULARITY_EDGES: Final = (0.0, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0)
-#: User segments plotted per fold (cold users stay in `recsys evaluate`'s test-fold table).
-SEGMENTS: Final = ("all", "warm")
 MODEL_COLOR: Final = "#d62728"
 BEST_BASELINE_COLOR: Final = "#1f77b4"
 
@@ -124,7 +122,7 @@ def recommend_sample(model: LoadedModel, users: npt.NDArray[np.int32], k: int = 
 
 
 def item_popularity(seen: Ragged, n_items: int) -> npt.NDArray[np.int64]:
-    """All-time interaction count per item: the number of users whose history holds it."""
+    """Each item's popularity: the number of users whose history holds it (histories hold distinct items)."""
     return np.bincount(seen.values, minlength=n_items).astype(np.int64)
 
 
@@ -199,22 +197,8 @@ def example_users(sample: SampleTopK, seen: Ragged, count: int = EXAMPLE_USERS) 
     return list(dict.fromkeys(int(by_length[round(float(p))]) for p in picks))
 
 
-def fold_order(metrics: dict[str, Any]) -> list[str]:
-    """Fold names oldest first, the test fold (stored first) last, as `recsys evaluate` shows them."""
-    return list(reversed(metrics.get("folds", {})))
-
-
 def fold_label(metrics: dict[str, Any], fold: str) -> str:
     return f"{fold} ({metrics['folds'][fold]['role']})"
-
-
-def ndcg_per_fold(metrics: dict[str, Any], segment: str) -> dict[str, list[float]]:
-    """system -> nDCG@10 on each fold (oldest first) for one user segment."""
-    order = fold_order(metrics)
-    return {
-        system: [float(metrics["folds"][f]["results"][system][segment]["ndcg@10"]) for f in order]
-        for system in metrics["systems"]
-    }
 
 
 # ---------------------------------------------------------------- plots
@@ -241,12 +225,12 @@ def plot_fold_ndcg(metrics: dict[str, Any]) -> bytes:
     order = fold_order(metrics)
     best = metrics["best_baseline"]["name"]
     systems = list(metrics["systems"])
-    figure = _figure(11, 3.6 * len(SEGMENTS))
-    axes = figure.subplots(len(SEGMENTS), 1, sharex=True, squeeze=False)[:, 0]
+    figure = _figure(11, 3.6 * len(SHOWN_SEGMENTS))
+    axes = figure.subplots(len(SHOWN_SEGMENTS), 1, sharex=True, squeeze=False)[:, 0]
     width = 0.8 / len(order)
     x = np.arange(len(systems))
     shades = [_fold_shade(i, len(order)) for i in range(len(order))]
-    for ax, segment in zip(axes, SEGMENTS, strict=True):
+    for ax, segment in zip(axes, SHOWN_SEGMENTS, strict=True):
         values = ndcg_per_fold(metrics, segment)
         for i, fold in enumerate(order):
             heights = [values[s][i] for s in systems]
@@ -319,7 +303,7 @@ def plot_popularity_buckets(bias: PopularityBias) -> bytes:
     for i, (name, shares, color) in enumerate(series):
         ax.bar(x + (i - 1) * 0.27, [100.0 * share for share in shares], 0.27, label=name, color=color)
     ax.set_xticks(x, [b.label for b in bias.buckets])
-    ax.set_xlabel("item-popularity percentile bucket (all-time interaction count; top = most popular)")
+    ax.set_xlabel("item-popularity percentile bucket (users who took the item; top = most popular)")
     ax.set_ylabel("% share")
     ax.legend(fontsize="small")
     ax.set_title("Popularity bias: where the recommendations fall in the popularity order")
@@ -394,7 +378,7 @@ def metrics_section(metrics: dict[str, Any]) -> str:
     order = fold_order(metrics)
     header = ["segment", "system", "role", *(fold_label(metrics, f) for f in order), "mean"]
     rows, classes = [], []
-    for segment in SEGMENTS:
+    for segment in SHOWN_SEGMENTS:
         for system, values in ndcg_per_fold(metrics, segment).items():
             role = "model" if system == TWO_STAGE else "best baseline" if system == best["name"] else "baseline"
             rows.append([segment, system, role, *(f"{v:.4f}" for v in values), f"{np.mean(values):.4f}"])
@@ -447,7 +431,7 @@ def popularity_section(bias: PopularityBias, users: int) -> str:
     return section(
         "popularity",
         "Coverage and popularity bias",
-        note(f"Over the same {users:,} users; popularity is each item's all-time interaction count in the model."),
+        note(f"Over the same {users:,} users; an item's popularity is the number of users who took it."),
         img(plot_popularity_buckets(bias), "plot-popularity", "recommendation share per popularity bucket"),
         table("coverage-table", ["measure", "value"], summary, numeric=(1,)),
         table(
@@ -510,8 +494,18 @@ def render_report(model: LoadedModel, importance: pd.DataFrame, sample: SampleTo
     )
 
 
-def write_report(model_dir: Path, out: Path | None = None, users: int = DEFAULT_SAMPLE_USERS) -> Path:
-    """Load and verify the model, score the sample, write the page; returns the path written."""
+def write_report(
+    model_dir: Path,
+    out: Path | None = None,
+    users: int | None = None,
+    *,
+    model: LoadedModel | None = None,
+    sample: SampleTopK | None = None,
+) -> Path:
+    """Load and verify the model, score the sample, write the page; returns the path written.
+
+    A caller that has already loaded `model_dir` (and scored its sample) passes them instead."""
+    users = DEFAULT_SAMPLE_USERS if users is None else users
     if users < 1:
         raise RecsysError(f"--users must be at least 1, got {users}")
     out = out or default_report_path(model_dir)
@@ -519,8 +513,8 @@ def write_report(model_dir: Path, out: Path | None = None, users: int = DEFAULT_
         raise RecsysError(f"{out}: the report must not go inside the model directory (its manifest lists every file)")
     if out.is_dir():
         raise RecsysError(f"{out}: a directory; --out names the HTML file to write")
-    model = LoadedModel.from_dir(model_dir)
-    sample = recommend_sample(model, sample_users(model.arrays.seen, users))
+    model = model or LoadedModel.from_dir(model_dir)
+    sample = sample or recommend_sample(model, sample_users(model.arrays.seen, users))
     importance = read_importance(model_dir)
     page = render_report(model, importance, sample, item_titles(model_dir))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,6 @@ from recsys.config import SplitSettings
 from recsys.errors import InputDataError
 from recsys.train.rundir import RunDir
 
-DAY = 86_400
 FINAL = "final"
 
 
@@ -50,15 +49,15 @@ class TimeGrid:
     def of(cls, timestamps: pd.Series, settings: SplitSettings) -> TimeGrid:
         start, end = int(timestamps.min()), int(timestamps.max()) + 1
         horizon = (
-            int(settings.horizon_days * DAY)
+            int(settings.horizon_days * C.DAY)
             if settings.horizon_days
             else int((end - start) * settings.horizon_fraction)
         )
         grid = cls(start, end, horizon, settings.folds, settings.label_windows)
         if grid.cut_time(grid.deepest) <= start or horizon <= 0:
             raise InputDataError(
-                f"the data spans {(end - start) / DAY:.1f} days: too short for {settings.folds} fold(s) and "
-                f"{settings.label_windows} label window(s) of {horizon / DAY:.1f} days; lower [split] folds, "
+                f"the data spans {(end - start) / C.DAY:.1f} days: too short for {settings.folds} fold(s) and "
+                f"{settings.label_windows} label window(s) of {horizon / C.DAY:.1f} days; lower [split] folds, "
                 "label_windows or the horizon"
             )
         return grid
@@ -115,7 +114,7 @@ class TimeGrid:
             "end": self.end,
             "horizon": self.horizon,
             "label_windows": self.label_windows,
-            "horizon_days": round(self.horizon / DAY, 3),
+            "horizon_days": round(self.horizon / C.DAY, 3),
             "cuts": self.cuts,
             "folds": [
                 {

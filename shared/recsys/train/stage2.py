@@ -27,7 +27,6 @@ from recsys.errors import InputDataError
 from recsys.features.assemble import assemble, feature_names
 from recsys.model import ModelArrays
 from recsys.ranking.scorers import ReciprocalRankFusion
-from recsys.ranking.topk import top_k_per_row
 from recsys.recommender import Recommender, Request
 from recsys.runtime.settings import DEFAULT_K
 from recsys.train.progress import Progress
@@ -72,9 +71,7 @@ def label_window(run: RunDir, settings: TrainSettings, window: Window) -> Labell
         # serving's k is small), so source ranks and n_sources mean in training what they mean when served
         request = Request(users=chunk, k=np.full(len(chunk), DEFAULT_K, dtype=np.int64))
         batch, candidates = recommender.candidates(request)
-        limit = np.full(len(chunk), cap, dtype=np.int64)
-        fused = ReciprocalRankFusion().score(model, batch, candidates, limit)
-        keep, _ = top_k_per_row(candidates.row, candidates.item, fused, limit)
+        keep = recommender.rank(batch, candidates, np.full(len(chunk), cap, dtype=np.int64)).pair
         candidates = candidates.select(np.sort(keep))
         label = np.isin(chunk[candidates.row].astype(np.int64) * model.n_items + candidates.item, label_keys)
         positives = np.bincount(candidates.row, weights=label, minlength=len(chunk))
