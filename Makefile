@@ -73,11 +73,12 @@ serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAP
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	POWERTOOLS_TRACE_DISABLED=true $(BIN)/recsys serve --model $(DEMO_MODEL) --host 127.0.0.1 --port 8000
 
-bench: install ## cold load, warm latency per route, LightGBM floor, batch throughput, imports
+bench: install ## cold load, warm latency per route, LightGBM floor, batch throughput, imports, SnapStart
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) imports.py
+	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)
 
 # ---- deployment tooling: SAM CLI, cfn-lint and checkov live in their own environment, so their
 # pins never fight the project's.
@@ -89,6 +90,7 @@ $(TOOLS)/.installed: infra/requirements-tools.txt
 	@touch $@
 
 ARCH ?= x86_64
+# what the python3.12 runtime adds to the layer: boto3, and SnapStart's hooks (snapshot_restore_py)
 RUNTIME_SIM := .aws-sam/runtime-boto3
 
 template-check: $(TOOLS)/.installed install ## sam validate --lint, cfn-lint, checkov, and the least-privilege test
@@ -105,7 +107,8 @@ build: $(TOOLS)/.installed ## sam build: the layer through shared/Makefile (prun
 layer-check: install ## sizes against Lambda's limits; per function an isolated import and answer
 	@test -d .aws-sam/build/SharedLayer || $(MAKE) --no-print-directory build
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
-	@test -d $(RUNTIME_SIM) || $(PY) -m pip install --quiet --disable-pip-version-check --target $(RUNTIME_SIM) boto3
+	@test -f $(RUNTIME_SIM)/.installed || ($(PY) -m pip install --quiet --disable-pip-version-check \
+	  --target $(RUNTIME_SIM) boto3 snapshot-restore-py && touch $(RUNTIME_SIM)/.installed)
 	$(PY) infra/scripts/layer_check.py --build-dir .aws-sam/build --runtime-dir $(RUNTIME_SIM) \
 	  --model $(DEMO_MODEL) --python $(PYTHON312)
 

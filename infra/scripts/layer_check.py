@@ -33,6 +33,12 @@ sys.path[:] = [task, layer, runtime] + [p for p in sys.path if "site-packages" n
 started = time.perf_counter()
 handler = __import__(module).handler
 imported = time.perf_counter()
+import snapshot_restore_py as hooks  # from the runtime's side of the path, as on Lambda
+snapshot_hooks = [hook for hook, _, _ in reversed(hooks.get_before_snapshot())]
+restore_hooks = [hook for hook, _, _ in hooks.get_after_restore()]
+for hook in snapshot_hooks + restore_hooks:  # SnapStart's order: publish (snapshot), then a restore
+    hook()
+prepared = time.perf_counter()
 
 class Context:
     function_name = module; memory_limit_in_mb = 2048; aws_request_id = "layer-check"
@@ -49,8 +55,10 @@ with contextlib.redirect_stdout(io.StringIO()):
     scored = score_users(get_provider().get(), ["185", "someone-new"], np.asarray([3, 3]))
 answered = time.perf_counter()
 print(json.dumps({
-    "import_s": imported - started, "first_answer_s": answered - imported, "answer": answer,
+    "import_s": imported - started, "hooks_s": prepared - imported, "first_answer_s": answered - prepared,
+    "answer": answer,
     "scored_rows": scored.num_rows, "pandas_loaded": "pandas" in sys.modules,
+    "hooks": len(snapshot_hooks) + len(restore_hooks),
     "from_layer": all(
         m.__file__.startswith(layer) for n, m in list(sys.modules.items())
         if n.split(".")[0] in ("numpy", "pyarrow", "lightgbm", "fastapi", "recsys") and getattr(m, "__file__", None)
@@ -103,9 +111,12 @@ def main() -> int:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",  # the template's default for the serving functions
     }
     env.pop("PYTHONPATH", None)
-    print(f"\nisolated {args.python} -I, path = function code + layer/python + runtime boto3 only:")
+    print(
+        f"\nisolated {args.python} -I, path = function code + layer/python + runtime boto3 only, SnapStart hooks run:"
+    )
     for name, (module, event) in FUNCTIONS.items():
         run = subprocess.run(
             [
@@ -134,11 +145,14 @@ def main() -> int:
             and result["scored_rows"] == 6
             and result["from_layer"]
             and not result["pandas_loaded"]
+            and result["hooks"] == (0 if name == "BatchScoringFunction" else 2)
         )
         summary = answer.get("model_version") or answer.get("skipped")
         print(
-            f"  {name:<22} import {result['import_s']:.2f}s, first answer {result['first_answer_s']:.2f}s "
-            f"({summary}; batch scorer rows {result['scored_rows']}; pandas loaded: {result['pandas_loaded']})"
+            f"  {name:<22} import {result['import_s']:.2f}s, SnapStart hooks {result['hooks_s']:.2f}s, "
+            f"first answer {result['first_answer_s']:.2f}s "
+            f"({summary}; {result['hooks']} hooks; batch scorer rows {result['scored_rows']}; "
+            f"pandas loaded: {result['pandas_loaded']})"
             f" {'ok' if good else 'FAILED'}"
         )
         failed |= not good

@@ -14,6 +14,7 @@ from moto import mock_aws
 from recsys import artifacts as A
 from recsys.runtime import container as runtime
 from recsys.runtime.local_context import LocalLambdaContext
+from recsys.train.pipeline import TrainJob
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -47,6 +48,16 @@ def model_variant(source: Path, folder: Path, version: str, ndcg: float | None =
         body["metrics"]["two_stage"]["all"]["ndcg@10"] = ndcg
     (target / A.MANIFEST).write_text(json.dumps(body, indent=2))
     return target
+
+
+@pytest.fixture
+def variants(tmp_path: Path, synthetic_run: TrainJob) -> dict[str, Path]:
+    """Three copies of the synthetic model: v1-a, a better v2-b and a worse v3-worse (by test nDCG@10)."""
+    return {
+        "a": model_variant(synthetic_run.out, tmp_path, "v1-a", ndcg=0.20),
+        "b": model_variant(synthetic_run.out, tmp_path, "v2-b", ndcg=0.25),
+        "worse": model_variant(synthetic_run.out, tmp_path, "v3-worse", ndcg=0.10),
+    }
 
 
 @pytest.fixture

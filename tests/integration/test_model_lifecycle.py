@@ -15,9 +15,8 @@ from recsys.sources import als
 from recsys.store.lifecycle import list_versions, publish, rollback
 from recsys.store.provider import ModelProvider, S3Source
 from recsys.store.s3 import S3ModelStore
-from recsys.train.pipeline import TrainJob
 
-from .conftest import BUCKET, model_variant
+from .conftest import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,15 +28,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def variants(tmp_path: Path, synthetic_run: TrainJob) -> dict[str, Path]:
-    return {
-        "a": model_variant(synthetic_run.out, tmp_path, "v1-a", ndcg=0.20),
-        "b": model_variant(synthetic_run.out, tmp_path, "v2-b", ndcg=0.25),
-        "worse": model_variant(synthetic_run.out, tmp_path, "v3-worse", ndcg=0.10),
-    }
 
 
 def provider(tmp_path: Path, clock: Clock | None = None, **kwargs: object) -> ModelProvider:

@@ -181,3 +181,48 @@ def test_globals_target_python312_with_tracing_and_the_layer() -> None:
     assert function_globals["Tracing"] == "Active"
     assert function_globals["Layers"] == [{"Ref": "SharedLayer"}]
     assert RESOURCES["SharedLayer"]["Metadata"] == {"BuildMethod": "makefile"}
+
+
+SERVING = ("CandidatesFunction", "RerankFunction")
+
+
+@pytest.mark.parametrize("name", SERVING)
+def test_serving_functions_publish_versions_with_snapstart_on_by_default(name: str) -> None:
+    properties = RESOURCES[name]["Properties"]
+    assert properties["AutoPublishAlias"] == "live"
+    assert properties["AutoPublishAliasAllProperties"] is True  # a new layer or setting publishes too
+    assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}
+    assert TEMPLATE["Conditions"]["UseSnapStart"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "Enabled"]}
+    assert TEMPLATE["Parameters"]["SnapStart"]["Default"] == "Enabled"
+    # SAM hashes unresolved properties: the version's description (replaced on change) carries the settings
+    assert "${SnapStart}" in properties["VersionDescription"]["Fn::Sub"]
+    assert properties["ProvisionedConcurrencyConfig"] == {
+        "Fn::If": [
+            "UseProvisionedConcurrency",
+            {"ProvisionedConcurrentExecutions": {"Ref": "ProvisionedConcurrency"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    # SnapStart snapshots /tmp with the model in it and allows no more than 512 MB of it
+    assert properties.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+
+
+def test_provisioned_concurrency_is_off_by_default_and_refused_beside_snapstart() -> None:
+    assert TEMPLATE["Parameters"]["ProvisionedConcurrency"]["Default"] == "0"
+    rule = TEMPLATE["Rules"]["SnapStartOrProvisionedConcurrency"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ProvisionedConcurrency"}, "0"]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "Disabled"]}
+
+
+@pytest.mark.parametrize("name", SERVING)
+def test_the_api_invokes_the_alias_not_latest(name: str) -> None:
+    alias = {"Ref": f"{name}.Alias"}  # $LATEST never runs from a snapshot
+    integration = name.removesuffix("Function") + "Integration"
+    permission = name.removesuffix("Function") + "InvokePermission"
+    assert RESOURCES[integration]["Properties"]["IntegrationUri"] == alias
+    assert RESOURCES[permission]["Properties"]["FunctionName"] == alias
+
+
+def test_batch_scoring_runs_without_snapstart() -> None:
+    # its 4 GB of /tmp is beyond SnapStart's 512 MB, and a job of minutes gains nothing from it
+    assert "SnapStart" not in RESOURCES["BatchScoringFunction"]["Properties"]

@@ -28,8 +28,10 @@ from recsys.api.models import (
     SimilarRequest,
 )
 from recsys.api.service import RecommendationService
+from recsys.api.warmup import warm_up
 from recsys.errors import RecsysError
 from recsys.runtime.lambda_handler import Event, Handler, instrumented
+from recsys.runtime.snapstart import Preparation, prepare
 from recsys.runtime.telemetry import logger
 
 
@@ -87,6 +89,12 @@ def direct_invoke(function: str, event: Event, service: Callable[[], Recommendat
 def make_handler(function: str) -> Handler:
     asgi = Mangum(create_app(function), lifespan="off", api_gateway_base_path="/")
     service = service_factory([function])
+
+    def warm() -> dict[str, int]:
+        model = service().provider.get()
+        return warm_up(cast(Any, asgi), function, model)
+
+    prepare(Preparation(provider=lambda: service().provider, warm_up=warm))
 
     def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
         if is_http_event(event):

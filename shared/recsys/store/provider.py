@@ -180,16 +180,45 @@ class ModelProvider:
 
     def refresh(self) -> str:
         """Check CURRENT once; load and swap in a new version if there is one. Says what happened."""
+        version, verdict = self._version_to_load()
+        return verdict if version is None else self._swap_to(version)
+
+    def recheck(self) -> str:
+        """Read CURRENT now (one small GET) and, if it names another version, load that one in the
+        background while the model in hand keeps serving. For a container restored from a snapshot,
+        whose model is as old as the snapshot. Says what it found."""
+        self._last_check = self._clock()
+        if self._model is None:
+            return "not-loaded"  # the first request loads, as on any cold start
+        version, verdict = self._version_to_load()
+        if version is None:
+            return verdict
+        if not self.background:
+            return self._swap_to(version)
+        with self._lock:
+            if self._refreshing is not None and self._refreshing.is_alive():
+                return "loading"
+            self._refreshing = threading.Thread(
+                target=self._swap_to, args=(version,), name="model-refresh", daemon=True
+            )
+            self._refreshing.start()
+        return "loading"
+
+    def _version_to_load(self) -> tuple[str | None, str]:
+        """The version CURRENT names if it should be loaded, else None and why not."""
         try:
             version = self._wanted_version()
         except RecsysError as exc:
             logger.warning("model refresh skipped", extra={"reason": exc.message})
-            return "unavailable"
+            return None, "unavailable"
         current = self._model
         if current is not None and current.version == version:
-            return "unchanged"
+            return None, "unchanged"
         if version in self.failed:
-            return "known-bad"
+            return None, "known-bad"
+        return version, "due"
+
+    def _swap_to(self, version: str) -> str:
         try:
             model = self._load(version)
         except ModelUnavailableError:
