@@ -16,12 +16,12 @@ from recsys.errors import ModelIntegrityError
 
 UNKNOWN = -1
 #: What an external id may look like when it arrives in a request or a batch file.
-ID_PATTERN = re.compile(r"^[\w.:@+=|#~-]+$")
+ID_PATTERN = re.compile(r"[\w.:@+=|#~-]+")  # whole string: `$` would let a trailing newline in
 ID_CHARACTERS = "letters, digits and ._:@+=|#~-"
 
 
 def is_valid_id(value: str, max_length: int) -> bool:
-    return 0 < len(value) <= max_length and ID_PATTERN.match(value) is not None
+    return 0 < len(value) <= max_length and ID_PATTERN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,16 @@ def test_a_newer_upload_of_the_same_key_is_scored_again(
     assert frame.groupby("user_id").size().to_dict() == {"185": 4}  # nothing left of the first upload
 
 
+def test_a_key_longer_than_a_file_name_is_scored(
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    stem = "weekly-" + "u" * 300  # S3 keys run to 1,024 bytes; file names stop at 255
+    summary = batch_scoring_handler.handler(put_input(s3, f"input/{stem}.jsonl", JSONL), lambda_context)["results"][0]
+    assert (summary["rows_read"], summary["rows_scored"]) == (3, 3)
+    files = output(s3, f"output/{stem}/{published_demo}/")
+    assert set(scored(files)["user_id"]) == {"185", "10728", "someone-new"}
+
+
 def test_url_encoded_keys_are_decoded(s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext) -> None:
     key = "input/weekly users(2026-11).jsonl"
     event = put_input(s3, key, JSONL)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from recsys import artifacts as A
 from recsys.cli import main
-from recsys.errors import ModelUnavailableError, PromotionRefusedError
+from recsys.errors import ModelIntegrityError, ModelUnavailableError, PromotionRefusedError
+from recsys.loaded import LoadedModel
 from recsys.recommender import Request
 from recsys.sources import als
 from recsys.store.lifecycle import list_versions, publish, rollback
@@ -142,7 +143,12 @@ def test_background_refresh_swaps_without_blocking(s3: S3Client, tmp_path: Path,
     assert serving.get().version == "v2-b"
 
 
-@pytest.mark.parametrize("damage", ["corrupt", "delete"])
+def flip_last_byte(data: bytes) -> bytes:
+    """Same size, different content: only the sha256 comparison can tell (a factor's last bits)."""
+    return data[:-1] + bytes([data[-1] ^ 0x01])
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "same-size", "delete"])
 def test_a_damaged_new_version_leaves_the_old_one_serving(
     s3: S3Client, tmp_path: Path, variants: dict[str, Path], damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -150,6 +156,8 @@ def test_a_damaged_new_version_leaves_the_old_one_serving(
     key = store.key("v2-b", als.ITEM_FACTORS)
     if damage == "corrupt":
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"not the factors")
+    elif damage == "same-size":
+        s3.put_object(Bucket=BUCKET, Key=key, Body=flip_last_byte(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
     else:
         s3.delete_object(Bucket=BUCKET, Key=key)
     clock.now = 61.0
@@ -204,3 +212,10 @@ def test_pinned_version_ignores_current(s3: S3Client, tmp_path: Path, variants: 
     assert serving.get().version == "v1-a"
     clock.now = 10_000.0
     assert serving.get().version == "v1-a"
+
+
+def test_a_local_model_with_a_same_size_change_fails_verification(tmp_path: Path, variants: dict[str, Path]) -> None:
+    path = variants["a"] / als.ITEM_FACTORS
+    path.write_bytes(flip_last_byte(path.read_bytes()))
+    with pytest.raises(ModelIntegrityError, match=als.ITEM_FACTORS):
+        LoadedModel.from_dir(variants["a"])

@@ -227,6 +227,8 @@ def test_bad_queries_get_4xx_json(
         ({"user_id": "x" * 129, "item_ids": ["a"]}, 422),
         ({"user_id": "185", "item_ids": ["a"], "surprise": 1}, 422),
         ({"item_ids": ["a"]}, 422),
+        ({"user_id": "185", "item_ids": ["a"], "k": True}, 422),  # not 1
+        ({"user_id": "185\n", "item_ids": ["a"]}, 422),  # an id ends where the string ends
     ],
 )
 def test_bad_bodies_get_4xx_json(
@@ -311,10 +313,20 @@ def test_bad_direct_invokes_get_error_bodies(published_demo: str, lambda_context
     status, body = call(rerank_handler.handler, {"user_id": "185", "exclude_seen": "perhaps"}, lambda_context)
     assert status == 422
     assert "exclude_seen" in body["error"]["message"]
+    status, body = call(rerank_handler.handler, {"user_id": "185", "k": True}, lambda_context)
+    assert status == 422 and body["error"]["message"].startswith("k:")
     for not_an_object in ([], "x", 42, None, [{"user_id": "185"}]):
         answer = rerank_handler.handler(not_an_object, lambda_context)
         assert answer["status"] == 422, not_an_object
         assert "must be a JSON object" in answer["error"]["message"]
+
+
+def test_a_user_id_with_a_trailing_newline_is_refused(published_demo: str, lambda_context: LocalLambdaContext) -> None:
+    event = with_user(load_event("rerank_http_api_recommendations.json"), "185%0A")
+    event["pathParameters"] = {"user_id": "185\n"}
+    status, body = call(rerank_handler.handler, event, lambda_context)
+    assert status == 422
+    assert "user_id" in body["error"]["message"]
 
 
 def test_unknown_route_is_a_json_404(published_demo: str, lambda_context: LocalLambdaContext) -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from recsys.errors import ModelIntegrityError
-from recsys.idmap import UNKNOWN, IdMap
+from recsys.idmap import UNKNOWN, IdMap, is_valid_id
 from recsys.ragged import Ragged
 
 
@@ -34,3 +34,13 @@ def test_ragged_take_rows_last_and_concat() -> None:
         [8],
         [4, 5],
     ]
+
+
+@pytest.mark.parametrize("value", ["185", "tt0770828", "a.b:c@d+e=f|g#h~i-j", "ünïcode"])
+def test_valid_ids(value: str) -> None:
+    assert is_valid_id(value, 128)
+
+
+@pytest.mark.parametrize("value", ["", "185\n", "185\r\n", "a b", "x" * 129, "a/b", "\n"])
+def test_invalid_ids(value: str) -> None:
+    assert not is_valid_id(value, 128)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 Fallback = Literal["popularity"]
 
@@ -18,7 +18,7 @@ class RecommendRequest(_Request):
     """GET /recommendations/{user_id}'s parameters; the body of a direct-invoke `recommend`."""
 
     user_id: str = Field(min_length=1)
-    k: int | None = None
+    k: StrictInt | None = None  # `true` is not 1
     exclude_seen: bool = True
     exclude: list[str] = Field(default_factory=list)
     genre: str | None = None
@@ -27,7 +27,7 @@ class RecommendRequest(_Request):
 
 class CandidatesRequest(_Request):
     user_id: str = Field(min_length=1)
-    k: int | None = None
+    k: StrictInt | None = None  # `true` is not 1
     recent_items: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
 
@@ -35,12 +35,12 @@ class CandidatesRequest(_Request):
 class RerankRequest(_Request):
     user_id: str = Field(min_length=1)
     item_ids: list[str]
-    k: int | None = None
+    k: StrictInt | None = None  # `true` is not 1
 
 
 class SimilarRequest(_Request):
     item_id: str = Field(min_length=1)
-    k: int | None = None
+    k: StrictInt | None = None  # `true` is not 1
 
 
 class NoParameters(BaseModel):

@@ -85,7 +85,8 @@ class BatchJob:
 
     def _download(self, source: InputObject) -> Path:
         self.settings.batch_work_dir.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=self.settings.batch_work_dir, suffix="-" + source.name)
+        # not named after the key: S3 allows 1,024-byte keys, file names end at 255 bytes
+        handle, name = tempfile.mkstemp(dir=self.settings.batch_work_dir, prefix="input-")
         os.close(handle)
         self.client.download_file(source.bucket, source.key, name)
         return Path(name)
