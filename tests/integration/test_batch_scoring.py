@@ -7,14 +7,16 @@ import gzip
 import io
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import batch_scoring_handler
 import boto3
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from recsys.batch.job import BatchInputError
+from recsys.batch import lambda_entry as batch_entry
+from recsys.batch.events import InputObject
+from recsys.batch.job import BatchInputError, BatchJob
 from recsys.errors import InputDataError, ModelUnavailableError
 from recsys.runtime.local_context import LocalLambdaContext
 
@@ -48,6 +50,26 @@ def put_input(s3: S3Client, key: str, body: bytes) -> dict[str, Any]:
 def output(s3: S3Client, prefix: str) -> dict[str, bytes]:
     listing = s3.list_objects_v2(Bucket=BATCH, Prefix=prefix).get("Contents", [])
     return {o["Key"][len(prefix) :]: s3.get_object(Bucket=BATCH, Key=o["Key"])["Body"].read() for o in listing}
+
+
+def upload_prefix(s3: S3Client, key: str, version: str) -> str:
+    """Where the README says an upload's results land: output/<key below input/>/@<model version>/<ETag>/."""
+    etag = s3.head_object(Bucket=BATCH, Key=key)["ETag"].strip('"')
+    return f"output/{key.removeprefix('input/').replace('@', '%40')}/@{version}/{etag}/"
+
+
+def upload_output(s3: S3Client, key: str, version: str) -> dict[str, bytes]:
+    return output(s3, upload_prefix(s3, key, version))
+
+
+class _Proxy:
+    """A client with some methods replaced (to interleave two writers deterministically)."""
+
+    def __init__(self, client: Any, **methods: Any) -> None:
+        self._client, self._methods = client, methods
+
+    def __getattr__(self, name: str) -> Any:
+        return self._methods.get(name) or getattr(self._client, name)
 
 
 def scored(files: dict[str, bytes]) -> pd.DataFrame:
@@ -85,8 +107,7 @@ def test_each_input_format(
     assert summary["rows_read"] == 3
     assert summary["rows_scored"] == 3
     assert summary["rows_failed"] == 0
-    stem = name.split(".")[0]
-    files = output(s3, f"output/{stem}/{published_demo}/")
+    files = upload_output(s3, f"input/{name}", published_demo)
     assert json.loads(files["_SUCCESS.json"])["input"]["key"] == f"input/{name}"
     assert files["errors.jsonl"] == b""
     frame = scored(files)
@@ -119,7 +140,7 @@ def test_bad_rows_go_to_errors_and_good_rows_are_scored(
     )
     summary = batch_scoring_handler.handler(put_input(s3, "input/mixed.jsonl", body), lambda_context)["results"][0]
     assert (summary["rows_read"], summary["rows_scored"], summary["rows_failed"]) == (7, 2, 5)
-    files = output(s3, f"output/mixed/{published_demo}/")
+    files = upload_output(s3, "input/mixed.jsonl", published_demo)
     errors = [json.loads(line) for line in files["errors.jsonl"].splitlines()]
     assert [e["line"] for e in errors] == [2, 3, 4, 5, 6]
     assert errors[0] == {"line": 2, "row": "{this is not json", "reason": "malformed line"}
@@ -136,7 +157,7 @@ def test_a_redelivered_event_writes_nothing_new(
 ) -> None:
     event = put_input(s3, "input/users.jsonl", JSONL)
     batch_scoring_handler.handler(event, lambda_context)
-    prefix = f"output/users/{published_demo}/"
+    prefix = upload_prefix(s3, "input/users.jsonl", published_demo)
     before = {
         o["Key"]: (o["ETag"], o["LastModified"]) for o in s3.list_objects_v2(Bucket=BATCH, Prefix=prefix)["Contents"]
     }
@@ -148,15 +169,74 @@ def test_a_redelivered_event_writes_nothing_new(
     assert after == before
 
 
-def test_a_newer_upload_of_the_same_key_is_scored_again(
+def test_a_newer_upload_of_the_same_key_is_scored_into_its_own_folder(
     s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
 ) -> None:
     batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
+    first = upload_prefix(s3, "input/users.jsonl", published_demo)
     newer = b'{"user_id": "185", "k": 4}\n'
     summary = batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", newer), lambda_context)["results"][0]
-    assert summary["rows_read"] == 1
-    frame = scored(output(s3, f"output/users/{published_demo}/"))
-    assert frame.groupby("user_id").size().to_dict() == {"185": 4}  # nothing left of the first upload
+    assert summary["rows_read"] == 1 and summary["latest"] is True
+    frame = scored(upload_output(s3, "input/users.jsonl", published_demo))
+    assert frame.groupby("user_id").size().to_dict() == {"185": 4}  # nothing of the first upload mixed in
+    assert scored(output(s3, first))["user_id"].nunique() == 3  # and the first one's results are intact
+    latest = json.loads(output(s3, f"output/users.jsonl/@{published_demo}/")["_LATEST.json"])
+    assert latest["success"] == upload_prefix(s3, "input/users.jsonl", published_demo) + "_SUCCESS.json"
+
+
+def test_files_of_one_name_in_other_folders_or_formats_never_share_output(
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    uploads = {
+        "input/a/users.jsonl": (b'{"user_id": "185"}\n', {"185"}),
+        "input/b/users.csv": (b"user_id\n10728\n", {"10728"}),
+        "input/a/users.csv": (b"user_id\nsomeone-new\n", {"someone-new"}),
+        "input/a/users.jsonl/@x/users.jsonl": (b'{"user_id": "3546"}\n', {"3546"}),  # cannot nest in a's folder
+    }
+    for key, (body, _) in uploads.items():
+        batch_scoring_handler.handler(put_input(s3, key, body), lambda_context)
+    for key, (_, users) in uploads.items():
+        files = upload_output(s3, key, published_demo)
+        assert json.loads(files["_SUCCESS.json"])["input"]["key"] == key
+        assert set(scored(files)["user_id"]) == users, key
+
+
+def test_latest_follows_s3_event_order_even_when_events_arrive_late(
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    older = put_input(s3, "input/users.jsonl", JSONL)
+    older["Records"][0]["s3"]["object"]["sequencer"] = "0055AED6DCD90281E5"
+    newer = put_input(s3, "input/users.jsonl", b'{"user_id": "185", "k": 4}\n')
+    newer["Records"][0]["s3"]["object"]["sequencer"] = "0055AED6DCD90281E6"
+    assert batch_scoring_handler.handler(newer, lambda_context)["results"][0]["latest"] is True
+    assert batch_scoring_handler.handler(older, lambda_context)["results"][0]["latest"] is False  # late, not lost
+    latest = json.loads(output(s3, f"output/users.jsonl/@{published_demo}/")["_LATEST.json"])
+    assert latest["input"]["sequencer"] == "0055AED6DCD90281E6"
+
+
+def test_two_uploads_finishing_at_once_cannot_both_take_latest(
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    """The older run reads _LATEST.json (absent), the newer one writes it, then the older one writes:
+    only a conditional write stops the older from overwriting the newer."""
+    job = batch_entry._job()
+    older = InputObject(bucket=BATCH, key="input/users.jsonl", etag="e1", sequencer="01")
+    newer = older.model_copy(update={"etag": "e2", "sequencer": "02"})
+    real_get = job.client.get_object
+
+    def read_then_lose_the_race(**kwargs: Any) -> Any:
+        try:
+            return real_get(**kwargs)
+        finally:
+            if kwargs["Key"].endswith("_LATEST.json") and not job.client.list_objects_v2(
+                Bucket=BATCH, Prefix=kwargs["Key"]
+            ).get("Contents"):
+                assert BatchJob(job.model, job.settings, boto3.client("s3"))._point_latest(newer)
+
+    job.client = cast(Any, _Proxy(job.client, get_object=read_then_lose_the_race))
+    assert job._point_latest(older) is False
+    latest = json.loads(s3.get_object(Bucket=BATCH, Key=job.folder(older) + "_LATEST.json")["Body"].read())
+    assert latest["input"]["etag"] == "e2"
 
 
 def test_a_key_longer_than_a_file_name_is_scored(
@@ -165,7 +245,7 @@ def test_a_key_longer_than_a_file_name_is_scored(
     stem = "weekly-" + "u" * 300  # S3 keys run to 1,024 bytes; file names stop at 255
     summary = batch_scoring_handler.handler(put_input(s3, f"input/{stem}.jsonl", JSONL), lambda_context)["results"][0]
     assert (summary["rows_read"], summary["rows_scored"]) == (3, 3)
-    files = output(s3, f"output/{stem}/{published_demo}/")
+    files = upload_output(s3, f"input/{stem}.jsonl", published_demo)
     assert set(scored(files)["user_id"]) == {"185", "10728", "someone-new"}
 
 
@@ -175,7 +255,7 @@ def test_url_encoded_keys_are_decoded(s3: S3Client, published_demo: str, lambda_
     event["Records"][0]["s3"]["object"]["key"] = "input/weekly+users%282026-11%29.jsonl"  # as S3 sends it
     summary = batch_scoring_handler.handler(event, lambda_context)["results"][0]
     assert summary["input"]["key"] == key
-    assert "_SUCCESS.json" in output(s3, f"output/weekly users(2026-11)/{published_demo}/")
+    assert "_SUCCESS.json" in upload_output(s3, key, published_demo)
 
 
 def test_s3_test_event_and_foreign_keys_are_skipped(
@@ -207,7 +287,7 @@ def test_an_unreadable_file_fails_loudly_with_an_errors_file(
 ) -> None:
     with pytest.raises(BatchInputError, match=re.escape(reason)):
         batch_scoring_handler.handler(put_input(s3, f"input/{name}", body), lambda_context)
-    files = output(s3, f"output/{name.split('.')[0]}/{published_demo}/")
+    files = upload_output(s3, f"input/{name}", published_demo)
     assert reason in json.loads(files["errors.jsonl"])["reason"]
     assert "_SUCCESS.json" not in files  # nothing that looks complete
 
@@ -236,7 +316,7 @@ def test_distributed_map_event_shapes_match_a_single_run(
         {"action": "finalize", "input": plan["input"], "results": results, "started": plan["started"]}, lambda_context
     )
     assert (summary["rows_read"], summary["rows_scored"], summary["rows_failed"]) == (7, 6, 1)
-    files = output(s3, f"output/big/{published_demo}/")
+    files = output(s3, f"output/big.jsonl/@{published_demo}/e1/")
     assert sorted(n for n in files if n.startswith("part-")) == [
         "part-00000-00000.parquet",
         "part-00001-00000.parquet",
@@ -278,7 +358,7 @@ def test_personalize_output_format(
 ) -> None:
     monkeypatch.setenv("BATCH_OUTPUT_FORMAT", "personalize")
     batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)
-    files = output(s3, f"output/users/{published_demo}/")
+    files = upload_output(s3, "input/users.jsonl", published_demo)
     lines = [json.loads(line) for line in files["part-00000-00000.jsonl"].splitlines()]
     assert sorted(line["input"]["userId"] for line in lines) == ["10728", "185", "someone-new"]
     first = next(line for line in lines if line["input"]["userId"] == "185")

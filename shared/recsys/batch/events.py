@@ -10,6 +10,7 @@ validation error, never a KeyError).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote_plus
 
@@ -19,6 +20,8 @@ from recsys.errors import InputDataError
 
 INPUT_PREFIX = "input/"
 SUFFIXES = (".jsonl", ".csv", ".parquet", ".jsonl.gz", ".csv.gz")
+#: room for `output/`, the model version, the ETag and a part name inside S3's 1,024-byte keys
+_MAX_OUTPUT_NAME_BYTES = 800
 
 
 class InputObject(BaseModel):
@@ -30,10 +33,30 @@ class InputObject(BaseModel):
     key: str = Field(min_length=1)
     etag: str = ""
     size: int = Field(0, ge=0)
+    sequencer: str = ""  # S3's order of events on one key (hex, compared after left-padding)
 
     @property
     def name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def output_name(self) -> str:
+        """The key below `input/`, folders and extension kept, with `%` and `@` escaped: `@` marks the
+        model version in the output layout, so no input key can name a folder inside another's."""
+        rest = self.key.removeprefix(INPUT_PREFIX)
+        escaped = rest.replace("%", "%25").replace("@", "%40")
+        if len(escaped.encode()) > _MAX_OUTPUT_NAME_BYTES:  # S3 keys end at 1,024 bytes
+            digest = hashlib.sha256(rest.encode()).hexdigest()[:16]
+            escaped = escaped.encode()[: _MAX_OUTPUT_NAME_BYTES - 17].decode(errors="ignore") + "~" + digest
+        return escaped
+
+    def is_later_than(self, other_sequencer: str) -> bool:
+        """Whether this upload came after the one with `other_sequencer` (S3's rule: hex strings of
+        different length compare after left-padding with zeros). Without sequencers, assume so."""
+        if not self.sequencer or not other_sequencer:
+            return True
+        width = max(len(self.sequencer), len(other_sequencer))
+        return self.sequencer.zfill(width).upper() >= other_sequencer.zfill(width).upper()
 
     @property
     def stem(self) -> str:
@@ -46,7 +69,7 @@ class InputObject(BaseModel):
     @property
     def source(self) -> InputObject:
         """Just the object (a task class adds its own fields)."""
-        return InputObject(bucket=self.bucket, key=self.key, etag=self.etag, size=self.size)
+        return InputObject(bucket=self.bucket, key=self.key, etag=self.etag, size=self.size, sequencer=self.sequencer)
 
 
 # -- S3 notifications (only the fields we read) -----------------------------------------------
@@ -58,6 +81,7 @@ class _Object(BaseModel):
     key: str
     size: int = 0
     eTag: str = ""  # noqa: N815 - S3's own field name
+    sequencer: str = ""
 
 
 class _S3(BaseModel):
@@ -135,7 +159,11 @@ def s3_objects(event: Any) -> list[InputObject]:
         if key.startswith(INPUT_PREFIX) and key.lower().endswith(SUFFIXES):
             objects.append(
                 InputObject(
-                    bucket=record.s3.bucket.name, key=key, etag=record.s3.object.eTag, size=record.s3.object.size
+                    bucket=record.s3.bucket.name,
+                    key=key,
+                    etag=record.s3.object.eTag,
+                    size=record.s3.object.size,
+                    sequencer=record.s3.object.sequencer,
                 )
             )
     return objects

@@ -1,12 +1,17 @@
-"""Score a user file from S3 into `output/<input stem>/<model version>/`, exactly once per upload.
+"""Score a user file from S3 into its own output folder, exactly once per upload.
 
-    part-<range>-<chunk>.parquet   user_id, rank, item_id, score, reason  (or .jsonl, Personalize form)
-    errors.jsonl                   {"line", "row", "reason"} for every row that could not be scored
-    _SUCCESS.json                  input key and ETag, model version, counts, seconds: written last
+    output/<input key below input/>/@<model version>/<input ETag>/
+        part-<range>-<chunk>.parquet   user_id, rank, item_id, score, reason  (or .jsonl, Personalize form)
+        errors.jsonl                   {"line", "row", "reason"} for every row that could not be scored
+        _SUCCESS.json                  input key, ETag, model version, counts, part files: written last
+    output/<input key below input/>/@<model version>/_LATEST.json   the newest finished upload of that key
 
-Part names are deterministic, so a re-delivered event rewrites the same objects; a finished
-`_SUCCESS.json` for the same ETag short-circuits the whole job; a newer upload of the same key
-(another ETag) clears the folder and is scored again. Nothing is ever written under `input/`.
+The whole key names the folder (folders and extension kept, `%` and `@` escaped), so
+`input/a/users.jsonl` and `input/b/users.csv` never share one; each upload (ETag) has its own, so
+two uploads of one key, even at once, never mix or delete each other's parts. Part names are
+deterministic: a re-delivered event rewrites the same objects, and a finished `_SUCCESS.json`
+short-circuits it. `_LATEST.json` moves only forward in S3's event order (its sequencer), by a
+conditional write. Nothing is ever written under `input/`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
 
 from recsys.batch.events import INPUT_PREFIX, InputObject, RangeResult
 from recsys.batch.rows import RowRules, count_rows, kind_of, read_chunks
@@ -32,13 +38,17 @@ from recsys.batch.settings import BatchSettings
 from recsys.bulk import score_users
 from recsys.errors import InputDataError, RecsysError
 from recsys.loaded import LoadedModel
+from recsys.runtime.telemetry import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SUCCESS = "_SUCCESS.json"
 ERRORS = "errors.jsonl"
+LATEST = "_LATEST.json"
 OUTPUT_PREFIX = "output/"
+#: S3's answers to a conditional write that lost a race
+_LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
 class BatchInputError(RecsysError):
@@ -55,10 +65,15 @@ class BatchJob:
     client: S3Client
 
     # -- layout -------------------------------------------------------------------------------
+    def folder(self, source: InputObject) -> str:
+        """Where every upload of this key goes, scored by this model."""
+        folder = f"{OUTPUT_PREFIX}{source.output_name}/@{self.model.version}/"
+        assert not folder.startswith(INPUT_PREFIX)  # never trigger ourselves
+        return folder
+
     def prefix(self, source: InputObject) -> str:
-        prefix = f"{OUTPUT_PREFIX}{source.stem}/{self.model.version}/"
-        assert not prefix.startswith(INPUT_PREFIX)  # never trigger ourselves
-        return prefix
+        """This upload's own folder."""
+        return f"{self.folder(source)}{source.etag or 'unknown-etag'}/"
 
     @property
     def rules(self) -> RowRules:
@@ -100,8 +115,6 @@ class BatchJob:
                 total = count_rows(path, kind_of(source.key))
         finally:
             path.unlink(missing_ok=True)
-        if self.completed(source) is None:
-            self._clear_stale(source)
         step = self.settings.batch_rows_per_range
         ranges = [
             {**source.model_dump(), "part": part, "start": start, "stop": min(start + step, total)}
@@ -149,32 +162,50 @@ class BatchJob:
             "rows_read": sum(r.rows_read for r in results),
             "rows_scored": sum(r.rows_scored for r in results),
             "rows_failed": sum(r.rows_failed for r in results),
-            "parts": len(self._keys(source.bucket, prefix + "part-")),
+            "parts": sorted(key[len(prefix) :] for key in self._keys(source.bucket, prefix + "part-")),
             "seconds": round(time.time() - started, 3),
         }
         self._put(source.bucket, prefix + SUCCESS, json.dumps(summary, indent=2).encode(), "application/json")
+        summary["latest"] = self._point_latest(source)
         return summary
 
     def run(self, source: InputObject) -> dict[str, Any]:
         """The whole job in this invocation (inputs up to `batch_inline_max_bytes`)."""
         started = time.time()
         done = self.completed(source)
-        if done is not None:
-            return {**done, "skipped": "already scored (same input ETag)"}
-        self._clear_stale(source)
+        if done is not None:  # a re-delivery; the pointer too, in case the first run stopped just before it
+            return {**done, "latest": self._point_latest(source), "skipped": "already scored (same input ETag)"}
         return self.finalize(source, [RangeResult.model_validate(self.score_range(source, part=0))], started)
 
     # -- internals ----------------------------------------------------------------------------
-    def _clear_stale(self, source: InputObject) -> None:
-        """Output of an older upload of the same key (another ETag) must not mix with this one's."""
-        prefix = self.prefix(source)
-        keys = self._keys(source.bucket, prefix)
-        if keys:  # callers have checked that this is not this very upload's finished output
-            for start in range(0, len(keys), 1000):
-                self.client.delete_objects(
+    def _point_latest(self, source: InputObject, attempts: int = 5) -> bool:
+        """Make `_LATEST.json` name this upload unless a later one already holds it. A conditional
+        write (If-Match on the ETag read, If-None-Match for the first) so two finishing at once cannot
+        both win; the loser reads again. Returns whether this upload is the latest."""
+        key = self.folder(source) + LATEST
+        for _ in range(attempts):
+            try:
+                current = self.client.get_object(Bucket=source.bucket, Key=key)
+                condition = {"IfMatch": current["ETag"]}
+                if not source.is_later_than(json.loads(current["Body"].read()).get("input", {}).get("sequencer", "")):
+                    return False
+            except self.client.exceptions.NoSuchKey:
+                condition = {"IfNoneMatch": "*"}
+            pointer = {"input": source.model_dump(), "success": self.prefix(source) + SUCCESS}
+            try:
+                self.client.put_object(
                     Bucket=source.bucket,
-                    Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
+                    Key=key,
+                    Body=json.dumps(pointer, indent=2).encode(),
+                    ContentType="application/json",
+                    **condition,  # type: ignore[arg-type]
                 )
+                return True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in _LOST_RACE:
+                    raise
+        logger.warning("latest pointer not moved", extra={"key": key, "reason": f"lost {attempts} races"})
+        return False
 
     def _write_part(self, bucket: str, stem: str, table: pa.Table) -> None:
         if self.settings.batch_output_format == "personalize":

@@ -5,7 +5,9 @@ It imports no HTTP stack: the model provider, settings and telemetry come from `
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -31,7 +33,9 @@ def _dispatch(source: InputObject) -> dict[str, Any]:
     settings = get_batch_settings()
     if source.size > settings.batch_inline_max_bytes and settings.batch_state_machine_arn:
         sfn = aws.stepfunctions()
-        name = f"{source.stem[:40]}-{source.etag[:16]}".replace(".", "-")
+        # one execution per upload: the whole key and its ETag, hashed (names are 80 characters of a small alphabet)
+        upload = hashlib.sha256(f"{source.bucket}/{source.key}@{source.etag}".encode()).hexdigest()[:24]
+        name = f"{re.sub(r'[^A-Za-z0-9_-]', '-', source.stem)[:40]}-{upload}"
         try:
             execution = sfn.start_execution(
                 stateMachineArn=settings.batch_state_machine_arn, name=name, input=json.dumps(source.model_dump())
