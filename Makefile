@@ -1,7 +1,7 @@
 # serverless-recsys: every task goes through this file.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install demo train model-card report test test-unit test-integration lint format pr serve invoke bench clean
+.PHONY: help install demo train model-card report test test-unit test-integration lint format pr serve invoke bench load clean lock lock-check audit
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,13 +17,14 @@ help: ## list the targets
 
 install: $(VENV)/.installed ## create .venv with Python 3.12 and install recsys with its train and dev extras
 
-$(VENV)/.installed: pyproject.toml
+# Every package from requirements-dev.lock, checked against its sha256 (make lock rewrites it).
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@if [ -z "$(PYTHON312)" ]; then \
 	  echo "error: Python 3.12 not found (tried python3.12 on PATH and PYENV_VERSION=3.12.1)" >&2; exit 1; fi
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then rm -rf $(VENV); fi
 	$(PYTHON312) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[train,dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-dev.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 train: install ## train the demo model on the bundled MovieTweetings data -> models/demo
@@ -50,10 +51,11 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest -m integration
 
-lint: install ## ruff (lint + format check) and mypy (strict on shared/recsys)
+lint: install ## ruff (lint + format check), mypy (strict on shared/recsys), the layer lock against its pins
 	$(BIN)/ruff check shared functions tests infra
 	$(BIN)/ruff format --check shared functions tests infra
 	$(BIN)/mypy
+	$(PY) infra/scripts/lock.py --check --only layer
 
 format: install
 	$(BIN)/ruff check --fix shared functions tests infra
@@ -79,6 +81,10 @@ bench: install ## cold load, warm latency per route, LightGBM floor, batch throu
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)
+
+load: install ## 60 s locust load test of `recsys serve`: per-route latency, errors, server RSS (LOAD_SECONDS, LOAD_USERS)
+	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
+	cd infra/bench && ../../$(PY) load.py ../../$(DEMO_MODEL)
 
 # ---- deployment tooling: SAM CLI, cfn-lint and checkov live in their own environment, so their
 # pins never fight the project's.
@@ -108,9 +114,19 @@ layer-check: install ## sizes against Lambda's limits; per function an isolated 
 	@test -d .aws-sam/build/SharedLayer || $(MAKE) --no-print-directory build
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	@test -f $(RUNTIME_SIM)/.installed || ($(PY) -m pip install --quiet --disable-pip-version-check \
-	  --target $(RUNTIME_SIM) boto3 snapshot-restore-py && touch $(RUNTIME_SIM)/.installed)
+	  --target $(RUNTIME_SIM) boto3 snapshot-restore-py==1.0.0 && touch $(RUNTIME_SIM)/.installed)
 	$(PY) infra/scripts/layer_check.py --build-dir .aws-sam/build --runtime-dir $(RUNTIME_SIM) \
 	  --model $(DEMO_MODEL) --python $(PYTHON312)
+
+lock: $(TOOLS)/.installed ## regenerate the hashed locks: shared/requirements-layer.lock and requirements-dev.lock
+	$(TOOLS)/bin/python infra/scripts/lock.py --uv $(TOOLS)/bin/uv
+
+lock-check: $(TOOLS)/.installed ## the locks against requirements-layer.txt and pyproject.toml (the dev part asks PyPI)
+	$(TOOLS)/bin/python infra/scripts/lock.py --check --uv $(TOOLS)/bin/uv
+
+audit: $(TOOLS)/.installed ## pip-audit both locks (needs PyPI's JSON API or OSV; a package it cannot look up fails)
+	$(TOOLS)/bin/pip-audit --strict --progress-spinner off --disable-pip --require-hashes -r shared/requirements-layer.lock
+	$(TOOLS)/bin/pip-audit --strict --progress-spinner off --disable-pip --require-hashes -r requirements-dev.lock
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam deploy --guided

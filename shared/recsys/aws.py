@@ -46,7 +46,11 @@ def _start_session(keep_service_models: bool = False) -> None:
 
 @cache
 def _client(service: str) -> Any:
-    return _session().client(service)  # type: ignore[call-overload]
+    from botocore.config import Config
+
+    # bounded waits: a stalled connection must not hold a request (or a SnapStart hook) for minutes
+    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+    return _session().client(service, config=config)  # type: ignore[call-overload]
 
 
 def s3() -> S3Client:
@@ -65,6 +69,7 @@ def reset() -> None:
 
 def renew() -> None:
     """A new session and new clients, after a SnapStart restore: the snapshot's credentials and open
-    connections may be stale. Costs ~20 ms, not the ~90 ms of a session from nothing."""
+    connections may be stale. The next client then costs ~20 ms, not the ~90 ms of a session from
+    nothing (docs/benchmarks.md)."""
     _client.cache_clear()
     _start_session(keep_service_models=True)

@@ -45,6 +45,13 @@ class ConfigError(RecsysError):
     code = "invalid_config"
 
 
+class ForbiddenError(RecsysError):
+    """The caller is authenticated but may not read this user's recommendations."""
+
+    code = "forbidden"
+    status = 403
+
+
 class NotFoundError(RecsysError):
     """A requested entity (item, version, file) does not exist."""
 
@@ -59,11 +66,22 @@ class ModelUnavailableError(RecsysError):
     status = 503
 
 
+class NoModelPublishedError(ModelUnavailableError):
+    """CURRENT does not exist yet: a normal state before the first `recsys publish`."""
+
+
 class ModelIntegrityError(RecsysError):
     """A model version is corrupt, incomplete or incompatible with this code."""
 
     code = "model_integrity"
     status = 503
+
+
+class CurrentChangedError(RecsysError):
+    """CURRENT changed between reading it and writing it: another publish or rollback got there first."""
+
+    code = "current_changed"
+    status = 409
 
 
 class PromotionRefusedError(RecsysError):

@@ -327,9 +327,8 @@ def test_distributed_map_event_shapes_match_a_single_run(
     assert scored(files)["user_id"].nunique() == 6
 
 
-def test_large_uploads_start_the_state_machine_once(
-    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def state_machine(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> tuple[Any, str]:
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     arn = sfn.create_state_machine(
         name="batch",
@@ -337,6 +336,39 @@ def test_large_uploads_start_the_state_machine_once(
         roleArn="arn:aws:iam::123456789012:role/sfn",
     )["stateMachineArn"]
     monkeypatch.setenv("BATCH_STATE_MACHINE_ARN", arn)
+    return sfn, arn
+
+
+def test_a_file_one_invocation_could_not_finish_in_time_goes_to_the_state_machine(
+    s3: S3Client,
+    published_demo: str,
+    lambda_context: LocalLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    state_machine: tuple[Any, str],
+) -> None:
+    """Few bytes, but more rows than the planned throughput scores within the time budget."""
+    sfn, arn = state_machine
+    monkeypatch.setenv("BATCH_USERS_PER_SECOND", "1")
+    monkeypatch.setenv("BATCH_MAX_SECONDS", "2")  # two rows per invocation
+    inline = batch_scoring_handler.handler(
+        put_input(s3, "input/two.jsonl", JSONL[:-1].rsplit(b"\n", 1)[0]), lambda_context
+    )
+    assert inline["results"][0]["rows_scored"] == 2
+    fanned = batch_scoring_handler.handler(put_input(s3, "input/three.jsonl", JSONL), lambda_context)
+    assert fanned["results"][0]["state_machine_execution"].startswith("arn:aws:states")
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+    plan = batch_scoring_handler.handler({"action": "plan", **fanned["results"][0]["input"]}, lambda_context)
+    assert [(r["start"], r["stop"]) for r in plan["ranges"]] == [(0, 2), (2, 3)]  # each range fits the budget too
+
+
+def test_large_uploads_start_the_state_machine_once(
+    s3: S3Client,
+    published_demo: str,
+    lambda_context: LocalLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    state_machine: tuple[Any, str],
+) -> None:
+    sfn, arn = state_machine
     monkeypatch.setenv("BATCH_INLINE_MAX_BYTES", "10")
     event = put_input(s3, "input/users.jsonl", JSONL)
     first = batch_scoring_handler.handler(event, lambda_context)["results"][0]

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from recsys import artifacts as A
 from recsys.cli import main
-from recsys.errors import ModelIntegrityError, ModelUnavailableError, PromotionRefusedError
+from recsys.errors import CurrentChangedError, ModelIntegrityError, ModelUnavailableError, PromotionRefusedError
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
 from recsys.sources import als
-from recsys.store.lifecycle import list_versions, publish, rollback
+from recsys.store.lifecycle import _upload_version, list_versions, publish, rollback
 from recsys.store.provider import ModelProvider, S3Source
 from recsys.store.s3 import S3ModelStore
 
-from .conftest import BUCKET
+from .conftest import BUCKET, model_variant
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -168,6 +168,28 @@ def test_a_damaged_new_version_leaves_the_old_one_serving(
     assert "cannot be loaded" in caplog.text
     clock.now = 200.0
     assert serving.refresh() == "known-bad"  # not downloaded again on every check
+    if damage != "corrupt":
+        return
+    s3.put_object(Bucket=BUCKET, Key=key, Body=(variants["b"] / als.ITEM_FACTORS).read_bytes())  # the file restored
+    clock.now = 61.0 + 599.0
+    assert serving.refresh() == "known-bad"
+    clock.now = 61.0 + 600.0  # MODEL_RETRY_FAILED_SECONDS after the failure: tried again
+    assert serving.refresh() == "swapped"
+    assert serving.get().version == "v2-b"
+
+
+def incompatible(model_dir: Path) -> Path:
+    """The model with a feature list its ranker does not have: files intact, unservable by this code."""
+    manifest = A.Manifest.read(model_dir)
+    tampered = A.Manifest(**{**manifest.__dict__, "features": (*manifest.features[:-1], "a_feature_the_code_lacks")})
+    (model_dir / A.MANIFEST).write_text(tampered.to_json())
+    return model_dir
+
+
+def upload_behind_the_gate(model_dir: Path, store: S3ModelStore) -> None:
+    """What another tool or an older release could have put in S3: uploaded and made live, unchecked."""
+    _upload_version(model_dir, A.Manifest.read(model_dir), store)
+    store.write_current(A.Manifest.read(model_dir).version, store.read_current()[1])
 
 
 def test_an_incompatible_version_is_refused(s3: S3Client, tmp_path: Path, variants: dict[str, Path]) -> None:
@@ -175,11 +197,7 @@ def test_an_incompatible_version_is_refused(s3: S3Client, tmp_path: Path, varian
     publish(variants["a"], store)
     serving = provider(tmp_path)
     serving.get()
-    broken = variants["b"]
-    manifest = A.Manifest.read(broken)
-    tampered = A.Manifest(**{**manifest.__dict__, "features": (*manifest.features[:-1], "a_feature_the_code_lacks")})
-    (broken / A.MANIFEST).write_text(tampered.to_json())
-    publish(broken, store)
+    upload_behind_the_gate(incompatible(variants["b"]), store)
     assert serving.refresh() == "failed"
     assert "feature list differs" in serving.failed["v2-b"]
     assert serving.get().version == "v1-a"
@@ -219,3 +237,60 @@ def test_a_local_model_with_a_same_size_change_fails_verification(tmp_path: Path
     path.write_bytes(flip_last_byte(path.read_bytes()))
     with pytest.raises(ModelIntegrityError, match=als.ITEM_FACTORS):
         LoadedModel.from_dir(variants["a"])
+
+
+def test_publish_and_rollback_refuse_what_this_code_cannot_serve(
+    s3: S3Client, variants: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    with pytest.raises(ModelIntegrityError, match=r"this code cannot serve v2-b: .*feature list differs"):
+        publish(incompatible(variants["b"]), store, force=True)  # not even with --force
+    assert store.current_version() == "v1-a"
+    assert "v2-b" not in store.versions()
+
+    upload_behind_the_gate(variants["b"], store)  # in S3, unservable
+    publish(variants["worse"], store, force=True)
+    assert main(["rollback", "--bucket", BUCKET, "--to", "v2-b"]) == 2
+    assert "this code cannot serve v2-b" in capsys.readouterr().err
+    assert store.current_version() == "v3-worse"
+
+
+def test_two_publishers_at_once_cannot_slip_past_the_gate(s3: S3Client, variants: dict[str, Path]) -> None:
+    """v1-a (0.20) is live. Publisher X (0.22) reads CURRENT and passes the gate; before it writes,
+    publisher Y (0.25) publishes. X's write, conditional on the CURRENT it judged, fails; X judges
+    again against Y and refuses, so the better model stays live."""
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    middling = model_variant(variants["a"], variants["a"].parent, "v4-x", ndcg=0.22)
+    better = variants["b"]
+    reads = []
+
+    class RacingStore(S3ModelStore):
+        def read_current(self) -> tuple[str | None, str | None]:
+            seen = super().read_current()
+            reads.append(seen[0])
+            if len(reads) == 1:  # X has read; Y gets in before X writes
+                publish(better, S3ModelStore(BUCKET, "recsys"))
+            return seen
+
+    with pytest.raises(PromotionRefusedError, match="below live v2-b"):
+        publish(middling, RacingStore(BUCKET, "recsys"))
+    assert reads == ["v1-a", "v2-b"]
+    assert store.current_version() == "v2-b"
+
+
+def test_a_rollback_does_not_overwrite_a_publish_that_landed_meanwhile(s3: S3Client, variants: dict[str, Path]) -> None:
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    publish(variants["b"], store)
+
+    class RacingStore(S3ModelStore):
+        def read_current(self) -> tuple[str | None, str | None]:
+            seen = super().read_current()
+            publish(variants["worse"], S3ModelStore(BUCKET, "recsys"), force=True)
+            return seen
+
+    with pytest.raises(CurrentChangedError):
+        rollback(RacingStore(BUCKET, "recsys"), "v1-a")
+    assert store.current_version() == "v3-worse"

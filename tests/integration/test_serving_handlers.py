@@ -398,3 +398,53 @@ def test_the_candidates_function_downloads_stage_1_only(
     cached = {path.name for path in (provider.source.cache_dir / published_demo).iterdir()}
     assert cached >= {"als_item_factors.npy", "seen_items.npy", "chart_7d.npy"}
     assert not cached & {A.RANKER, A.USER_FEATURES, A.ITEM_FEATURES, A.USER_TAGS, A.ITEM_TAGS}
+
+
+def with_jwt(event: dict[str, Any], claims: dict[str, str], scopes: list[str] | None = None) -> dict[str, Any]:
+    """The event as API Gateway's JWT authorizer passes it on: the token's claims, already verified."""
+    event = json.loads(json.dumps(event))
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+    return event
+
+
+@pytest.mark.parametrize(
+    ("handler", "event_name"),
+    [
+        (rerank_handler, "rerank_http_api_recommendations.json"),
+        (rerank_handler, "rerank_http_api_rerank.json"),
+        (candidates_handler, "candidates_http_api.json"),
+    ],
+)
+def test_a_jwt_caller_reads_only_its_own_user(
+    published_demo: str, lambda_context: LocalLambdaContext, handler: Any, event_name: str
+) -> None:
+    event = load_event(event_name)  # every one of these asks about user 185
+    status, body = call(handler.handler, with_jwt(event, {"sub": "10728"}), lambda_context)
+    assert status == 403
+    assert body["error"]["code"] == "forbidden" and "'sub'" in body["error"]["message"]
+    status, _ = call(handler.handler, with_jwt(event, {"sub": "185"}), lambda_context)
+    assert status == 200
+    status, _ = call(handler.handler, with_jwt(event, {"sub": "10728", "scope": "openid recsys/admin"}), lambda_context)
+    assert status == 200  # the admin scope, as a claim
+    status, _ = call(handler.handler, with_jwt(event, {"sub": "10728"}, ["recsys/admin"]), lambda_context)
+    assert status == 200  # ... or as the authorizer's scopes
+
+
+def test_the_user_claim_and_admin_scope_are_configurable(
+    published_demo: str, lambda_context: LocalLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTH_USER_CLAIM", "custom:user_id")
+    monkeypatch.setenv("AUTH_ADMIN_SCOPE", "support")
+    event = load_event("rerank_http_api_recommendations.json")
+    assert call(rerank_handler.handler, with_jwt(event, {"sub": "185"}), lambda_context)[0] == 403
+    assert call(rerank_handler.handler, with_jwt(event, {"custom:user_id": "185"}), lambda_context)[0] == 200
+    assert call(rerank_handler.handler, with_jwt(event, {"sub": "x"}, ["support"]), lambda_context)[0] == 200
+
+
+def test_iam_callers_and_direct_invokes_are_not_limited_to_one_user(
+    published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    iam = load_event("rerank_http_api_recommendations.json")  # SigV4: an IAM principal, no end user
+    assert "iam" in iam["requestContext"]["authorizer"]
+    assert call(rerank_handler.handler, iam, lambda_context)[0] == 200
+    assert call(rerank_handler.handler, {"user_id": "185"}, lambda_context)[0] == 200

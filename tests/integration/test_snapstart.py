@@ -17,6 +17,8 @@ import pytest
 import snapshot_restore_py
 from recsys import aws
 from recsys.api.lambda_entry import make_handler
+from recsys.api.service import RecommendationService
+from recsys.errors import ModelUnavailableError
 from recsys.runtime import container as runtime
 from recsys.runtime.local_context import LocalLambdaContext
 from recsys.runtime.telemetry import metrics
@@ -97,6 +99,7 @@ def test_the_snapshot_holds_a_warm_model_and_a_restore_picks_up_a_newer_current(
     assert not metrics.metric_set  # the warm-up is not traffic
 
     client_in_snapshot = aws.s3()
+    assert provider.source.store.client is client_in_snapshot  # type: ignore[attr-defined]
     publish(variants["b"], snap_start)  # while the snapshot sits in the cache
     random.seed(7)
     frozen_draw = random.random()
@@ -104,9 +107,9 @@ def test_the_snapshot_holds_a_warm_model_and_a_restore_picks_up_a_newer_current(
 
     restore(after)
     assert random.random() != frozen_draw
-    assert aws.s3() is not client_in_snapshot
+    assert provider.source.store.client is not client_in_snapshot  # type: ignore[attr-defined]
     [restored] = [line for line in logged(caplog) if line["message"] == "restored"]
-    assert restored["current"] == "loading"
+    assert restored["current"] == "checking"  # in the background: the restore waits on no network call
     provider.wait()
     assert provider.loaded.version == "v2-b"
     answer = recommend(handler, lambda_context)
@@ -126,8 +129,7 @@ def test_a_restore_with_current_unchanged_keeps_the_snapshot_model(
     snapshot(before)
     model = runtime.get_provider(True).loaded
     restore(after)
-    [restored] = [line for line in logged(caplog) if line["message"] == "restored"]
-    assert restored["current"] == "unchanged"
+    runtime.get_provider(True).wait()
     assert runtime.get_provider(True).loaded is model
     assert recommend(handler, lambda_context)["model_version"] == "v1-a"
 
@@ -155,6 +157,31 @@ def test_with_no_model_published_init_succeeds_and_requests_answer_503_until_one
     publish(variants["a"], snap_start)
     answer = recommend(handler, lambda_context)
     assert answer["status"] == 200 and answer["model_version"] == "v1-a"
+
+
+def test_a_bucket_that_cannot_be_read_fails_the_snapshot_instead_of_hiding(
+    hooks: tuple[Hooks, Hooks], snap_start: S3ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODEL_BUCKET", "a-bucket-that-does-not-exist")
+    before, _ = hooks
+    make_handler("rerank")
+    with pytest.raises(ModelUnavailableError, match="cannot read the live version"):
+        snapshot(before)  # the version is not published: the deploy fails and says why
+
+
+def test_a_route_failing_its_warm_up_fails_the_snapshot(
+    hooks: tuple[Hooks, Hooks], snap_start: S3ModelStore, variants: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(variants["a"], snap_start)
+    before, _ = hooks
+    make_handler("rerank")
+
+    def broken(*args: object) -> None:
+        raise ValueError("a bug in the ranking path")
+
+    monkeypatch.setattr(RecommendationService, "rerank", broken)
+    with pytest.raises(RuntimeError, match=r"warm-up requests failed.*'POST /rerank': 500"):
+        snapshot(before)
 
 
 def test_the_candidates_function_warms_its_own_routes(

@@ -195,7 +195,9 @@ def test_serving_functions_publish_versions_with_snapstart_on_by_default(name: s
     assert TEMPLATE["Conditions"]["UseSnapStart"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "Enabled"]}
     assert TEMPLATE["Parameters"]["SnapStart"]["Default"] == "Enabled"
     # SAM hashes unresolved properties: the version's description (replaced on change) carries the settings
-    assert "${SnapStart}" in properties["VersionDescription"]["Fn::Sub"]
+    assert {"${SnapStart}", "${SnapshotTag}", "${ServingMemorySize}"} <= set(
+        re.findall(r"\$\{\w+\}", properties["VersionDescription"]["Fn::Sub"][0])
+    )
     assert properties["ProvisionedConcurrencyConfig"] == {
         "Fn::If": [
             "UseProvisionedConcurrency",

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from recsys.api.auth import check_may_read
 from recsys.api.models import (
     CandidateList,
     CandidatesRequest,
@@ -36,6 +37,7 @@ from recsys.runtime.telemetry import logger
 RANKS = {"rerank": True, "candidates": False}
 _HTTP_CODES = {
     400: "bad_request",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
@@ -105,7 +107,8 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        # keep Starlette's headers: a 405 must say what is allowed (`Allow`, RFC 9110)
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +127,7 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
 
         @app.get("/recommendations/{user_id}", tags=["recommendations"])
         async def recommendations(
+            http: Request,
             user_id: Annotated[str, Path(min_length=1)],
             k: int | None = None,
             exclude_seen: bool = True,
@@ -131,6 +135,7 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
             genre: str | None = None,
             recent_items: Annotated[str | None, Query(description="comma-separated item ids")] = None,
         ) -> Recommendations:
+            check_may_read(http, user_id, get_api_settings())
             request = RecommendRequest(
                 user_id=user_id,
                 k=k,
@@ -142,13 +147,15 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
             return service().recommend(request)
 
         @app.post("/rerank", tags=["recommendations"])
-        async def rerank(body: Annotated[RerankRequest, Body()]) -> Reranked:
+        async def rerank(http: Request, body: Annotated[RerankRequest, Body()]) -> Reranked:
+            check_may_read(http, body.user_id, get_api_settings())
             return service().rerank(body)
 
     if "candidates" in enabled:
 
         @app.post("/candidates", tags=["candidates"])
-        async def candidates(body: Annotated[CandidatesRequest, Body()]) -> CandidateList:
+        async def candidates(http: Request, body: Annotated[CandidatesRequest, Body()]) -> CandidateList:
+            check_may_read(http, body.user_id, get_api_settings())
             return service().candidates(body)
 
         @app.get("/items/{item_id}/similar", tags=["candidates"])

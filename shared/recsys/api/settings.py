@@ -11,6 +11,9 @@ from recsys.runtime.settings import RequestLimits
 class ApiSettings(RequestLimits):
     max_item_ids: int = Field(500, ge=1, le=10_000)
     max_recent_items: int = Field(50, ge=0, le=1000)
+    # JWT mode: which claim names the caller's user id, and which scope may read any user's
+    auth_user_claim: str = Field("sub", min_length=1)
+    auth_admin_scope: str = Field("recsys/admin", min_length=1)
 
 
 @per_container

@@ -9,8 +9,7 @@ model: its user with the longest history, an id it does not know (the fallback),
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -69,23 +68,9 @@ def warm_up_events(function: str, model: LoadedModel) -> dict[str, dict[str, Any
 
 
 def warm_up(asgi: Asgi, function: str, model: LoadedModel) -> dict[str, int]:
-    """Send each route's event through `asgi`; returns route -> status. Leaves no metrics or traces behind."""
+    """Send each route's event through `asgi`; returns route -> status. Leaves no metrics behind."""
     statuses = {}
-    with _untraced():
-        for route, event in warm_up_events(function, model).items():
-            statuses[route] = int(asgi(event, LocalLambdaContext(function_name=f"{function}-warm-up"))["statusCode"])
+    for route, event in warm_up_events(function, model).items():
+        statuses[route] = int(asgi(event, LocalLambdaContext(function_name=f"{function}-warm-up"))["statusCode"])
     metrics.clear_metrics()  # the warm-up is not traffic: its latencies must not reach the first real request's EMF
     return statuses
-
-
-@contextmanager
-def _untraced() -> Iterator[None]:
-    """X-Ray has no segment during init; subsegments opened then would only log errors."""
-    from aws_xray_sdk import global_sdk_config
-
-    enabled = global_sdk_config.sdk_enabled()
-    global_sdk_config.set_sdk_enabled(False)
-    try:
-        yield
-    finally:
-        global_sdk_config.set_sdk_enabled(enabled)

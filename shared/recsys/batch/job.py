@@ -107,15 +107,19 @@ class BatchJob:
         return Path(name)
 
     # -- the three steps ----------------------------------------------------------------------
-    def plan(self, source: InputObject) -> dict[str, Any]:
-        """Row ranges for the Distributed Map (one item per range); clears a stale earlier output."""
+    def rows(self, source: InputObject) -> int:
+        """Rows in the upload (downloaded and counted; an unreadable file fails here, with its errors.jsonl)."""
         path = self._download(source)
         try:
             with self._unreadable(source):
-                total = count_rows(path, kind_of(source.key))
+                return count_rows(path, kind_of(source.key))
         finally:
             path.unlink(missing_ok=True)
-        step = self.settings.batch_rows_per_range
+
+    def plan(self, source: InputObject) -> dict[str, Any]:
+        """Row ranges for the Distributed Map (one item per range), each small enough for one invocation."""
+        total = self.rows(source)
+        step = self.settings.rows_per_invocation
         ranges = [
             {**source.model_dump(), "part": part, "start": start, "stop": min(start + step, total)}
             for part, start in enumerate(range(0, max(total, 1), step))

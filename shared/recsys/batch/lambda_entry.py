@@ -29,9 +29,16 @@ def _job() -> BatchJob:
     return BatchJob(model, get_batch_settings(), aws.s3())
 
 
+def _too_long_for_one_invocation(source: InputObject) -> bool:
+    settings = get_batch_settings()
+    if source.size > settings.batch_inline_max_bytes:
+        return True  # not even worth downloading here to count
+    return _job().rows(source) > settings.rows_per_invocation
+
+
 def _dispatch(source: InputObject) -> dict[str, Any]:
     settings = get_batch_settings()
-    if source.size > settings.batch_inline_max_bytes and settings.batch_state_machine_arn:
+    if settings.batch_state_machine_arn and _too_long_for_one_invocation(source):
         sfn = aws.stepfunctions()
         # one execution per upload: the whole key and its ETag, hashed (names are 80 characters of a small alphabet)
         upload = hashlib.sha256(f"{source.bucket}/{source.key}@{source.etag}".encode()).hexdigest()[:24]

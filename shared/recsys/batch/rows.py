@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +50,11 @@ def _check(value: Any, k_value: Any, rules: RowRules) -> tuple[str, int] | str:
     """(user_id, k) or the reason the row cannot be scored."""
     if value is None or (isinstance(value, float) and value != value):
         return "missing user_id"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # as training reads a numeric id column: 185.0 is user "185"
     if isinstance(value, bool) or not isinstance(value, str | int):
         return f"user_id must be a string or an integer, got {type(value).__name__}"
-    user_id = str(value).strip()
+    user_id = _INTEGRAL_TEXT.sub(r"\1", str(value).strip())
     if not is_valid_id(user_id, rules.max_id_length):
         return f"bad user_id {user_id[:40]!r}: 1-{rules.max_id_length} {ID_CHARACTERS}"
     if k_value is None or k_value == "" or (isinstance(k_value, float) and k_value != k_value):
@@ -67,10 +70,15 @@ def _check(value: Any, k_value: Any, rules: RowRules) -> tuple[str, int] | str:
     return user_id, k
 
 
+#: "185.0" in a text file is the id 185 written by a tool that made the column float (training agrees)
+_INTEGRAL_TEXT = re.compile(r"^(-?\d+)\.0+$")
+
+
 def _open_text(path: Path, compressed: bool) -> IO[str]:
-    """Text lines of a plain or gzipped file; the caller's `with` closes both layers."""
+    """Text of a plain or gzipped file, a UTF-8 byte-order mark (Excel's) dropped; the caller's `with`
+    closes both layers."""
     raw = cast(IO[bytes], gzip.open(path, "rb") if compressed else path.open("rb"))  # noqa: SIM115
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def _jsonl_rows(path: Path, compressed: bool) -> Iterator[tuple[int, str, Any, Any]]:
@@ -92,24 +100,24 @@ def _jsonl_rows(path: Path, compressed: bool) -> Iterator[tuple[int, str, Any, A
 
 
 def _csv_rows(path: Path, compressed: bool) -> Iterator[tuple[int, str, Any, Any]]:
+    """Records, not lines: a quoted field may hold a newline. The number is the record's first line."""
     with _open_text(path, compressed) as handle:
-        lines = iter(handle)
-        header_line = next(lines, "")
-        header = next(csv.reader([header_line]), [])
-        header = [h.strip() for h in header]
+        reader = csv.reader(handle)
+        header = [h.strip() for h in next(reader, [])]
         if "user_id" not in header and "userId" not in header:
             raise InputDataError(f"no user_id column in the csv header ({', '.join(header[:10]) or 'empty'})")
         user_col = header.index("user_id") if "user_id" in header else header.index("userId")
         k_col = header.index("k") if "k" in header else None
-        for number, line in enumerate(lines, start=2):
-            text = line.rstrip("\r\n")
-            if not text.strip():
+        first_line = reader.line_num + 1
+        for fields in reader:
+            number, first_line = first_line, reader.line_num + 1
+            if not any(field.strip() for field in fields):
                 continue
-            fields = next(csv.reader([text]), [])
+            raw = ",".join(fields)
             if len(fields) != len(header):
-                yield number, text, _MALFORMED, None
+                yield number, raw, _MALFORMED, None
                 continue
-            yield number, text, fields[user_col], fields[k_col] if k_col is not None else None
+            yield number, raw, fields[user_col], fields[k_col] if k_col is not None else None
 
 
 def _parquet_rows(path: Path, batch_size: int) -> Iterator[tuple[int, str, Any, Any]]:

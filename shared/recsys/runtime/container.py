@@ -42,6 +42,7 @@ def get_provider(with_ranker: bool = True) -> ModelProvider:
     return ModelProvider(
         source_for(settings),
         refresh_seconds=settings.model_refresh_seconds,
+        retry_failed_seconds=settings.model_retry_failed_seconds,
         pinned_version=settings.model_version,
         with_ranker=with_ranker,
     )

@@ -28,6 +28,9 @@ class ModelSettings(_FromEnvironment):
     model_dir: Path | None = Field(None, description="serve a local model directory instead of S3")
     model_version: str | None = Field(None, description="pin a version: no refresh, CURRENT ignored")
     model_refresh_seconds: float = Field(60.0, ge=1.0, le=86_400.0)
+    model_retry_failed_seconds: float = Field(
+        600.0, ge=1.0, le=86_400.0, description="wait before retrying a bad version"
+    )
     model_cache_dir: Path = Path("/tmp/recsys-models")  # Lambda's only writable disk
 
     @model_validator(mode="after")

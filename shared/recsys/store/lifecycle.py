@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from recsys import artifacts as A
-from recsys.errors import ModelIntegrityError, NotFoundError, PromotionRefusedError
+from recsys.errors import (
+    CurrentChangedError,
+    ModelIntegrityError,
+    NotFoundError,
+    PromotionRefusedError,
+    RecsysError,
+)
+from recsys.store.provider import S3Source
 from recsys.store.s3 import S3ModelStore
 
 
@@ -29,41 +37,78 @@ def _upload_version(model_dir: Path, manifest: A.Manifest, store: S3ModelStore) 
     return uploaded
 
 
-def publish(model_dir: Path, store: S3ModelStore, force: bool = False) -> str:
-    """Upload a model directory, verify it, then point CURRENT at it (unless the gate refuses)."""
+def check_servable(model_dir: Path, version: str) -> None:
+    """Load the model the way serving does (manifest format, sources, feature list against the ranker):
+    what this code cannot load must never become live."""
+    from recsys.loaded import LoadedModel  # LightGBM and the loaders: only publish and rollback need them
+
+    try:
+        LoadedModel.from_dir(model_dir, verify=False)
+    except RecsysError as exc:
+        raise ModelIntegrityError(f"this code cannot serve {version}: {exc.message}") from None
+
+
+def _gate(manifest: A.Manifest, live: str | None, store: S3ModelStore) -> None:
+    if live is None:
+        return
+    new_score, live_score = manifest.ndcg_at_10(), store.manifest(live).ndcg_at_10()
+    if new_score is not None and live_score is not None and new_score < live_score:
+        raise PromotionRefusedError(
+            f"refusing to publish {manifest.version}: test nDCG@10 {new_score:.4f} is below live "
+            f"{live} {live_score:.4f} (use --force to publish anyway)"
+        )
+
+
+def publish(model_dir: Path, store: S3ModelStore, force: bool = False, attempts: int = 3) -> str:
+    """Upload a model directory, verify it, then point CURRENT at it (unless the gate refuses).
+
+    The gate's decision and the CURRENT write are one step: the write is conditional on CURRENT
+    being what the gate judged against, and if another publish or rollback changed it meanwhile,
+    the gate judges again against the new live model."""
     manifest = A.Manifest.read(model_dir)
     manifest.check_complete()
     A.verify_files(model_dir, manifest)
+    check_servable(model_dir, manifest.version)
+    uploaded: int | None = None
+    for _ in range(attempts):
+        live, read_etag = store.read_current()
+        if live == manifest.version:
+            return f"{manifest.version} is already live in s3://{store.bucket}/{store.prefix}: nothing to do"
+        if not force:
+            _gate(manifest, live, store)
+        if uploaded is None:
+            uploaded = _upload_new_version(model_dir, manifest, store)
+        try:
+            store.write_current(manifest.version, read_etag)
+        except CurrentChangedError:
+            continue  # someone else moved CURRENT: judge again against what is live now
+        previous = f" (was {live})" if live else ""
+        return (
+            f"published {manifest.version}{previous}: {uploaded} file(s) uploaded to s3://{store.bucket}/{store.prefix}"
+        )
+    raise CurrentChangedError(f"CURRENT kept changing while publishing {manifest.version}; run publish again")
 
-    live = store.current_version()
-    if live == manifest.version:
-        return f"{manifest.version} is already live in s3://{store.bucket}/{store.prefix}: nothing to do"
-    if live is not None and not force:
-        new_score, live_score = manifest.ndcg_at_10(), store.manifest(live).ndcg_at_10()
-        if new_score is not None and live_score is not None and new_score < live_score:
-            raise PromotionRefusedError(
-                f"refusing to publish {manifest.version}: test nDCG@10 {new_score:.4f} is below live "
-                f"{live} {live_score:.4f} (use --force to publish anyway)"
-            )
+
+def _upload_new_version(model_dir: Path, manifest: A.Manifest, store: S3ModelStore) -> int:
     try:
         remote_files = store.manifest(manifest.version).files
     except NotFoundError:  # a new version: the usual case
         remote_files = manifest.files
     if remote_files != manifest.files:
         raise ModelIntegrityError(f"version {manifest.version} already exists in S3 with different files")
-    uploaded = _upload_version(model_dir, manifest, store)
-    store.write_current(manifest.version)
-    previous = f" (was {live})" if live else ""
-    return f"published {manifest.version}{previous}: {uploaded} file(s) uploaded to s3://{store.bucket}/{store.prefix}"
+    return _upload_version(model_dir, manifest, store)
 
 
 def rollback(store: S3ModelStore, version: str) -> str:
-    manifest = store.manifest(version)  # NotFoundError if it was never published
-    missing = [e.name for e in manifest.files if store.remote_sha256(version, e.name) != (e.size, e.sha256)]
-    if missing:
-        raise ModelIntegrityError(f"cannot roll back to {version}: {', '.join(missing[:3])} missing or changed in S3")
-    live = store.current_version()
-    store.write_current(version)
+    """Make an earlier version live again, if it is complete in S3 and this code can serve it."""
+    live, read_etag = store.read_current()
+    with tempfile.TemporaryDirectory(prefix="recsys-rollback-") as cache:
+        try:  # what a container would do: download, check every sha256, load
+            folder, _ = S3Source(store, Path(cache)).fetch(version, with_ranker=True)
+        except ModelIntegrityError as exc:
+            raise ModelIntegrityError(f"cannot roll back to {version}: {exc.message}") from None
+        check_servable(folder, version)
+    store.write_current(version, read_etag)  # CurrentChangedError if another writer moved it meanwhile
     return f"CURRENT is now {version} (was {live})"
 
 

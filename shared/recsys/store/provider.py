@@ -19,7 +19,7 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recsys import artifacts as A
-from recsys.errors import ModelIntegrityError, ModelUnavailableError, RecsysError
+from recsys.errors import ModelIntegrityError, ModelUnavailableError, NoModelPublishedError, RecsysError
 from recsys.loaded import LoadedModel
 from recsys.runtime.telemetry import logger
 from recsys.store.s3 import S3ModelStore
@@ -105,6 +105,7 @@ class ModelProvider:
         refresh_seconds: float = 60.0,
         pinned_version: str | None = None,
         with_ranker: bool = True,
+        retry_failed_seconds: float = 600.0,
         background: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -112,13 +113,15 @@ class ModelProvider:
         self.refresh_seconds = refresh_seconds
         self.pinned_version = pinned_version
         self.with_ranker = with_ranker
+        self.retry_failed_seconds = retry_failed_seconds  # a version fixed in S3 after failing is tried again
         self.background = background
         self._clock = clock
         self._model: LoadedModel | None = None
         self._lock = threading.Lock()
         self._refreshing: threading.Thread | None = None
         self._last_check = float("-inf")
-        self.failed: dict[str, str] = {}
+        self.failed: dict[str, str] = {}  # version -> why it could not be loaded
+        self._failed_at: dict[str, float] = {}
         self.load_seconds: float | None = None
 
     @property
@@ -145,7 +148,7 @@ class ModelProvider:
             logger.error("cannot read CURRENT", extra={"source": self.source.describe(), "reason": str(exc)})
             raise ModelUnavailableError(f"cannot read the live version from {self.source.describe()}") from None
         if version is None:
-            raise ModelUnavailableError(f"no model published at {self.source.describe()}")
+            raise NoModelPublishedError(f"no model published at {self.source.describe()}")
         return version
 
     def _load(self, version: str) -> LoadedModel:
@@ -155,6 +158,7 @@ class ModelProvider:
             model = LoadedModel.from_dir(folder, verify=not verified, with_ranker=self.with_ranker)
         except RecsysError as exc:
             self.failed[version] = exc.message
+            self._failed_at[version] = self._clock()
             logger.error("model version cannot be loaded", extra={"version": version, "reason": exc.message})
             raise ModelUnavailableError(f"model {version} cannot be loaded: {exc.message}") from None
         except (BotoCoreError, ClientError) as exc:
@@ -180,45 +184,16 @@ class ModelProvider:
 
     def refresh(self) -> str:
         """Check CURRENT once; load and swap in a new version if there is one. Says what happened."""
-        version, verdict = self._version_to_load()
-        return verdict if version is None else self._swap_to(version)
-
-    def recheck(self) -> str:
-        """Read CURRENT now (one small GET) and, if it names another version, load that one in the
-        background while the model in hand keeps serving. For a container restored from a snapshot,
-        whose model is as old as the snapshot. Says what it found."""
-        self._last_check = self._clock()
-        if self._model is None:
-            return "not-loaded"  # the first request loads, as on any cold start
-        version, verdict = self._version_to_load()
-        if version is None:
-            return verdict
-        if not self.background:
-            return self._swap_to(version)
-        with self._lock:
-            if self._refreshing is not None and self._refreshing.is_alive():
-                return "loading"
-            self._refreshing = threading.Thread(
-                target=self._swap_to, args=(version,), name="model-refresh", daemon=True
-            )
-            self._refreshing.start()
-        return "loading"
-
-    def _version_to_load(self) -> tuple[str | None, str]:
-        """The version CURRENT names if it should be loaded, else None and why not."""
         try:
             version = self._wanted_version()
         except RecsysError as exc:
             logger.warning("model refresh skipped", extra={"reason": exc.message})
-            return None, "unavailable"
+            return "unavailable"
         current = self._model
         if current is not None and current.version == version:
-            return None, "unchanged"
-        if version in self.failed:
-            return None, "known-bad"
-        return version, "due"
-
-    def _swap_to(self, version: str) -> str:
+            return "unchanged"
+        if version in self.failed and self._clock() - self._failed_at[version] < self.retry_failed_seconds:
+            return "known-bad"  # not downloaded again on every check; tried again once the wait is over
         try:
             model = self._load(version)
         except ModelUnavailableError:
@@ -227,6 +202,15 @@ class ModelProvider:
         if isinstance(self.source, S3Source):
             self.source.prune({version})
         return "swapped"
+
+    def recheck(self) -> str:
+        """Check CURRENT now, in the background (a foreground refresh if `background` is off), while the
+        model in hand keeps serving: for a container restored from a snapshot, whose model is as old as
+        the snapshot. Nothing to do before a first model has loaded: the first request loads one."""
+        if self._model is None:
+            return "not-loaded"
+        self._start_refresh()
+        return "checking" if self.background else "checked"
 
     def wait(self, timeout: float = 60.0) -> None:
         """Let a background refresh finish (tests, and a clean shutdown)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from recsys import artifacts as A
 from recsys import aws
-from recsys.errors import ModelIntegrityError, NotFoundError
+from recsys.errors import CurrentChangedError, ModelIntegrityError, NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,9 +36,8 @@ class S3ModelStore:
 
     @property
     def client(self) -> S3Client:
-        if self._client is None:
-            self._client = aws.s3()
-        return self._client
+        # not kept: the container's client is renewed after a SnapStart restore, and this must follow
+        return self._client if self._client is not None else aws.s3()
 
     # -- keys ---------------------------------------------------------------------------------
     def _models(self) -> str:
@@ -59,11 +58,16 @@ class S3ModelStore:
             return None
 
     def current_version(self) -> str | None:
-        body = self._get(self.current_key)
-        if body is None:
-            return None
+        return self.read_current()[0]
+
+    def read_current(self) -> tuple[str | None, str | None]:
+        """The live version and the ETag of CURRENT as read (both None before the first publish)."""
         try:
-            return str(json.loads(body)["version"])
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.current_key)
+        except self.client.exceptions.NoSuchKey:
+            return None, None
+        try:
+            return str(json.loads(answer["Body"].read())["version"]), answer["ETag"]
         except (ValueError, KeyError, TypeError):
             raise ModelIntegrityError(
                 f"s3://{self.bucket}/{self.current_key} is not valid JSON with a version"
@@ -105,12 +109,24 @@ class S3ModelStore:
             Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD),
         )
 
-    def write_current(self, version: str) -> None:
-        """One PUT: readers see the old CURRENT or the new one, never a mix."""
+    def write_current(self, version: str, read_etag: str | None) -> None:
+        """One PUT: readers see the old CURRENT or the new one, never a mix. Conditional on CURRENT being
+        as it was read (`read_etag`; None: still absent), so a decision taken on what was live cannot
+        land after another writer changed it: that raises CurrentChangedError."""
         body = {"version": version, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        self.client.put_object(
-            Bucket=self.bucket, Key=self.current_key, Body=json.dumps(body).encode(), ContentType="application/json"
-        )
+        condition = {"IfMatch": read_etag} if read_etag is not None else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.current_key,
+                Body=json.dumps(body).encode(),
+                ContentType="application/json",
+                **condition,  # type: ignore[arg-type]
+            )
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise CurrentChangedError(f"s3://{self.bucket}/{self.current_key} changed while we decided") from None
+            raise
 
     def download_file(self, version: str, name: str, destination: Path) -> None:
         """Download to a temporary name beside `destination`, then rename: no half-written files."""
