@@ -448,3 +448,26 @@ def test_iam_callers_and_direct_invokes_are_not_limited_to_one_user(
     assert "iam" in iam["requestContext"]["authorizer"]
     assert call(rerank_handler.handler, iam, lambda_context)[0] == 200
     assert call(rerank_handler.handler, {"user_id": "185"}, lambda_context)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"requestContext": {}},
+        {"requestContext": ["not", "an", "object"]},
+        {"headers": ["not", "an", "object"]},
+        {"body": {"not": "a string"}},
+    ],
+)
+def test_a_half_shaped_api_gateway_event_is_a_400_not_a_failed_invocation(
+    published_demo: str, lambda_context: LocalLambdaContext, change: dict[str, Any]
+) -> None:
+    event = {**load_event("rerank_http_api_recommendations.json"), **change}
+    status, body = call(rerank_handler.handler, event, lambda_context)
+    assert status == 400
+    assert body["error"]["code"] == "bad_request" and "API Gateway event" in body["error"]["message"]
+
+
+def test_an_event_naming_only_a_route_is_a_400(published_demo: str, lambda_context: LocalLambdaContext) -> None:
+    status, body = call(rerank_handler.handler, {"requestContext": {}, "routeKey": "GET /x"}, lambda_context)
+    assert status == 400 and body["error"]["code"] == "bad_request"

@@ -10,6 +10,7 @@ similar, model, health. The answer is the same JSON body the HTTP route returns;
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -86,6 +87,18 @@ def direct_invoke(function: str, event: Event, service: Callable[[], Recommendat
         return _error(exc.code, exc.message, exc.status)
 
 
+def _http(asgi: Mangum, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The event through Mangum; one that only looks like API Gateway's (fields missing or of the wrong
+    type) is the sender's error: a 400 in the error shape, never a failed invocation."""
+    try:
+        response: dict[str, Any] = asgi(event, cast(Any, context))
+        return response
+    except (KeyError, AttributeError, TypeError, ValueError, RuntimeError) as exc:
+        logger.warning("malformed API Gateway event", extra={"reason": f"{type(exc).__name__}: {exc}"})
+        body = error_body("bad_request", f"not a well-formed API Gateway event ({type(exc).__name__}: {exc})")
+        return {"statusCode": 400, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+
+
 def make_handler(function: str) -> Handler:
     asgi = Mangum(create_app(function), lifespan="off", api_gateway_base_path="/")
     service = service_factory([function])
@@ -98,7 +111,7 @@ def make_handler(function: str) -> Handler:
 
     def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
         if is_http_event(event):
-            response: dict[str, Any] = asgi(event, cast(Any, context))
+            response: dict[str, Any] = _http(asgi, event, context)
             route = event.get("routeKey") or f"{event.get('httpMethod')} {event.get('resource')}"
             status = int(response.get("statusCode", 500))
         else:
