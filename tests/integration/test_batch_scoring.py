@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import batch_scoring_handler
 import boto3
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from recsys.batch import lambda_entry as batch_entry
@@ -83,6 +84,16 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
+
+
+def parquet_with_a_corrupt_second_row_group() -> bytes:
+    """6,000 users in row groups of 2,048; the second group's page header overwritten: readable until then."""
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"user_id": [f"u{i:06d}" for i in range(6000)]}), buffer, row_group_size=2048)
+    data = bytearray(buffer.getvalue())
+    start = pq.ParquetFile(io.BytesIO(bytes(data))).metadata.row_group(1).column(0).data_page_offset
+    data[start + 40 : start + 140] = bytes(b ^ 0xFF for b in data[start + 40 : start + 140])
+    return bytes(data)
 
 
 JSONL = b'{"user_id": "185", "k": 3}\n{"userId": "10728"}\n{"user_id": "someone-new", "k": 2}\n'
@@ -275,6 +286,7 @@ def test_s3_test_event_and_foreign_keys_are_skipped(
         ("noid.csv", b"customer,k\n1,2\n", "no user_id column"),
         ("noid.parquet", parquet_bytes(pd.DataFrame({"customer": ["1"]})), "no user_id column"),
         ("notgzip.jsonl.gz", JSONL, "unreadable (BadGzipFile"),
+        ("cut-group.parquet", parquet_with_a_corrupt_second_row_group(), "unreadable (OSError"),
         (
             "cut.jsonl.gz",
             gzip.compress(b"".join(b'{"user_id": "%d"}\n' % i for i in range(5000)))[:4000],
