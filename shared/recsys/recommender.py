@@ -95,8 +95,7 @@ class Recommender:
         excluded = history if request.exclude_seen else Ragged.empty(len(batch))
         if request.exclude is not None:
             excluded = excluded.concat(request.exclude)
-        min_backfill = int(request.k.max()) if len(request.k) else 0
-        return batch, self.generator.generate(batch, excluded, request.allowed, min_backfill=min_backfill)
+        return batch, self.generator.generate(batch, excluded, request.allowed, min_backfill=request.k)
 
     def rank(
         self,

@@ -226,6 +226,36 @@ def test_batch_output_equals_the_endpoint(
     assert len(heavy_seen) > 100  # the exclusion above had something to exclude
 
 
+def test_a_batch_row_does_not_depend_on_the_other_rows_k(
+    s3: S3Client,
+    batch_bucket: str,
+    serving_env: None,
+    demo_model_dir: Path,
+    lambda_context: LocalLambdaContext,
+    tmp_path: Path,
+) -> None:
+    """Promise: batch equals the endpoint for any settings, not only the defaults. With popularity
+    proposing 20 items (fewer than a k of 100 in the same file), each row still backfills to its own k."""
+    from recsys.store.lifecycle import publish
+    from recsys.store.s3 import S3ModelStore
+
+    from .conftest import BUCKET, model_variant
+
+    target = model_variant(demo_model_dir, tmp_path, "v-popularity-20")
+    body = manifest(target)
+    body["serving"]["sources"]["popularity"] = 20
+    (target / "manifest.json").write_text(json.dumps(body, indent=2))
+    publish(target, S3ModelStore(BUCKET, "recsys"))
+    users = pick_users(demo_model_dir)
+    lines = [json.dumps({"user_id": u, "k": 10}) for u in users] + [json.dumps({"user_id": "wants-100", "k": 100})]
+    event = upload_event(s3, batch_bucket, "input/mixed-k.jsonl", ("\n".join(lines) + "\n").encode())
+    summary = batch_scoring_handler.handler(event, lambda_context)["results"][0]
+    assert summary["model_version"] == "v-popularity-20"
+    batch = batch_rows(batch_output(s3, summary))
+    differ = [u for u in users if batch[u] != endpoint_rows(get_recommendations(u, 10, lambda_context))]
+    assert differ == []
+
+
 @pytest.mark.parametrize("k", [None, 1, 25, 100])
 def test_an_unknown_user_gets_the_popular_items(
     published_demo: str, demo_model_dir: Path, lambda_context: LocalLambdaContext, k: int | None

@@ -79,17 +79,26 @@ class CandidateGenerator:
         batch: UserBatch,
         excluded: Ragged,
         allowed: npt.NDArray[np.bool_] | None = None,
-        min_backfill: int = 0,
+        min_backfill: npt.NDArray[np.int64] | None = None,
         scored: list[SourceScores] | None = None,
     ) -> Candidates:
-        """Each source's top-N without excluded items, merged; every pair keeps every source's score and rank."""
+        """Each source's top-N without excluded items, merged; every pair keeps every source's score and rank.
+
+        A backfill source proposes at least `min_backfill[row]` items for each row (its k), so a short
+        list can still fill k. Per row, not the batch's largest: a user's candidates must not depend on
+        who else is in the batch, or batch scoring would differ from the endpoint."""
         n_items = self.n_items
         scored = self.score_sources(batch) if scored is None else scored
         exclusions = Exclusions(np.unique(excluded.row_ids() * n_items + excluded.values), allowed)
         picked: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
         for slot, scores in zip(self.slots, scored, strict=True):
-            count = max(slot.count, min_backfill) if slot.backfill else slot.count
-            picked.append(scores.top(exclusions, count))
+            if not slot.backfill or min_backfill is None or not len(min_backfill):
+                picked.append(scores.top(exclusions, slot.count))
+                continue
+            per_row = np.maximum(slot.count, min_backfill)
+            rows, items = scores.top(exclusions, int(per_row.max()))
+            keep = _offsets_in_row(rows) < per_row[rows]
+            picked.append((rows[keep], items[keep]))
 
         keys = np.concatenate([rows * n_items + items for rows, items in picked])
         unique_keys, inverse = np.unique(keys, return_inverse=True)
@@ -98,11 +107,14 @@ class CandidateGenerator:
         ranks = np.full((len(unique_keys), len(self.slots)), np.nan, dtype=np.float32)
         start = 0
         for s, (rows, _) in enumerate(picked):
-            # picked lists are best-first within each row: a pair's rank is its offset from the row start
-            offsets = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
-            ranks[inverse[start : start + len(rows)], s] = offsets
+            ranks[inverse[start : start + len(rows)], s] = _offsets_in_row(rows)
             start += len(rows)
         scores_out = np.empty((len(unique_keys), len(self.slots)), dtype=np.float32)
         for s, scores in enumerate(scored):
             scores_out[:, s] = scores.at(row, item)
         return Candidates(row, item, scores_out, ranks, self.source_names)
+
+
+def _offsets_in_row(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each pair's position within its row: picked lists are grouped by row, best first, so the rank."""
+    return np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
