@@ -174,7 +174,7 @@ class BatchJob:
         return summary
 
     def run(self, source: InputObject) -> dict[str, Any]:
-        """The whole job in this invocation (inputs up to `batch_inline_max_bytes`)."""
+        """The whole job in this invocation (inputs it can finish in `batch_max_seconds`)."""
         started = time.time()
         done = self.completed(source)
         if done is not None:  # a re-delivery; the pointer too, in case the first run stopped just before it
