@@ -373,6 +373,40 @@ def test_a_file_one_invocation_could_not_finish_in_time_goes_to_the_state_machin
     assert [(r["start"], r["stop"]) for r in plan["ranges"]] == [(0, 2), (2, 3)]  # each range fits the budget too
 
 
+def test_a_file_counted_for_the_decision_is_downloaded_once(
+    s3: S3Client,
+    published_demo: str,
+    lambda_context: LocalLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    state_machine: tuple[Any, str],
+) -> None:
+    downloads: list[str] = []
+    real_download = BatchJob._download
+
+    def counted(job: BatchJob, source: InputObject) -> Any:
+        downloads.append(source.key)
+        return real_download(job, source)
+
+    monkeypatch.setattr(BatchJob, "_download", counted)
+    summary = batch_scoring_handler.handler(put_input(s3, "input/users.jsonl", JSONL), lambda_context)["results"][0]
+    assert summary["rows_scored"] == 3 and downloads == ["input/users.jsonl"]  # counted, then scored, one GET
+    assert not list((batch_entry.get_batch_settings().batch_work_dir).iterdir())  # and nothing left in /tmp
+
+
+def test_a_redelivery_restores_a_missing_latest_pointer(
+    s3: S3Client, published_demo: str, lambda_context: LocalLambdaContext
+) -> None:
+    event = put_input(s3, "input/users.jsonl", JSONL)
+    batch_scoring_handler.handler(event, lambda_context)
+    pointer = f"output/users.jsonl/@{published_demo}/_LATEST.json"
+    s3.delete_object(Bucket=BATCH, Key=pointer)  # as if the first run stopped between _SUCCESS.json and it
+    again = batch_scoring_handler.handler(event, lambda_context)["results"][0]
+    assert again["skipped"] == "already scored (same input ETag)" and again["latest"] is True
+    assert (
+        json.loads(s3.get_object(Bucket=BATCH, Key=pointer)["Body"].read())["input"]["etag"] == again["input"]["etag"]
+    )
+
+
 def test_large_uploads_start_the_state_machine_once(
     s3: S3Client,
     published_demo: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -224,3 +225,56 @@ def test_provisioned_concurrency_prepares_during_init(
     make_handler("rerank")
     loaded = runtime.get_provider(True).loaded
     assert hooks == ([], []) and loaded is not None and loaded.version == "v1-a"
+
+
+def test_no_refresh_thread_is_frozen_into_the_snapshot(
+    hooks: tuple[Hooks, Hooks], snap_start: S3ModelStore, variants: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm-up slower than MODEL_REFRESH_SECONDS starts a background check; the snapshot waits for it."""
+    publish(variants["a"], snap_start)
+    before, _ = hooks
+    make_handler("rerank")
+    provider = runtime.get_provider(True)
+    ticks = iter(range(0, 10_000, 100))
+    monkeypatch.setattr(provider, "_clock", lambda: float(next(ticks)))  # every look at the clock: 100 s later
+    real_refresh = provider.refresh
+
+    def slow_refresh() -> str:
+        time.sleep(0.3)
+        return real_refresh()
+
+    monkeypatch.setattr(provider, "refresh", slow_refresh)
+    snapshot(before)
+    assert provider._refreshing is not None and not provider._refreshing.is_alive()
+
+
+def test_the_hooks_run_without_x_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No X-Ray segment exists outside an invocation: subsegments there would only log errors."""
+    from aws_xray_sdk import global_sdk_config
+    from recsys.runtime.snapstart import Preparation
+
+    seen: list[bool] = []
+
+    class Provider:
+        def get(self) -> object:
+            seen.append(global_sdk_config.sdk_enabled())
+            return type("Model", (), {"version": "v"})()
+
+        def wait(self) -> None: ...
+
+        def recheck(self) -> str:
+            seen.append(global_sdk_config.sdk_enabled())
+            return "checking"
+
+    monkeypatch.setattr(aws, "renew", lambda: None)
+    previous = global_sdk_config.sdk_enabled()
+    global_sdk_config.set_sdk_enabled(True)
+    preparation = Preparation(
+        provider=Provider, warm_up=lambda model: seen.append(global_sdk_config.sdk_enabled()) or {}
+    )  # type: ignore[arg-type]
+    try:
+        preparation.before_snapshot()
+        preparation.after_restore()
+        assert seen == [False, False, False] and global_sdk_config.sdk_enabled()
+    finally:
+        global_sdk_config.set_sdk_enabled(previous)

@@ -103,11 +103,11 @@ def make_handler(function: str) -> Handler:
     asgi = Mangum(create_app(function), lifespan="off", api_gateway_base_path="/")
     service = service_factory([function])
 
-    def warm() -> dict[str, int]:
-        model = service().provider.get()
-        return warm_up(cast(Any, asgi), function, model)
-
-    prepare(Preparation(provider=lambda: service().provider, warm_up=warm))
+    prepare(
+        Preparation(
+            provider=lambda: service().provider, warm_up=lambda model: warm_up(cast(Any, asgi), function, model)
+        )
+    )
 
     def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
         if is_http_event(event):

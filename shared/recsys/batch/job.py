@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,7 @@ class BatchJob:
     model: LoadedModel
     settings: BatchSettings
     client: S3Client
+    _kept: dict[tuple[str, str, str], Path] | None = field(default=None, init=False, repr=False)
 
     # -- layout -------------------------------------------------------------------------------
     def folder(self, source: InputObject) -> str:
@@ -106,15 +107,37 @@ class BatchJob:
         self.client.download_file(source.bucket, source.key, name)
         return Path(name)
 
+    @contextmanager
+    def keeping_downloads(self) -> Iterator[None]:
+        """Within this block each upload is downloaded once: counting it, then scoring it, read one file."""
+        self._kept = {}
+        try:
+            yield
+        finally:
+            for path in self._kept.values():
+                path.unlink(missing_ok=True)
+            self._kept = None
+
+    @contextmanager
+    def _local(self, source: InputObject) -> Iterator[Path]:
+        """The upload on local disk: kept for the enclosing `keeping_downloads`, else removed after use."""
+        upload = (source.bucket, source.key, source.etag)
+        if self._kept is not None:
+            if upload not in self._kept:
+                self._kept[upload] = self._download(source)
+            yield self._kept[upload]
+            return
+        path = self._download(source)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
     # -- the three steps ----------------------------------------------------------------------
     def rows(self, source: InputObject) -> int:
         """Rows in the upload (downloaded and counted; an unreadable file fails here, with its errors.jsonl)."""
-        path = self._download(source)
-        try:
-            with self._unreadable(source):
-                return count_rows(path, kind_of(source.key))
-        finally:
-            path.unlink(missing_ok=True)
+        with self._local(source) as path, self._unreadable(source):
+            return count_rows(path, kind_of(source.key))
 
     def plan(self, source: InputObject) -> dict[str, Any]:
         """Row ranges for the Distributed Map (one item per range), each small enough for one invocation."""
@@ -128,24 +151,20 @@ class BatchJob:
 
     def score_range(self, source: InputObject, part: int, start: int = 0, stop: int | None = None) -> dict[str, Any]:
         """Score rows [start, stop): parts written one chunk at a time; this range's errors kept aside."""
-        path = self._download(source)
         prefix = self.prefix(source)
         counts = {"part": part, "rows_read": 0, "rows_scored": 0, "rows_failed": 0}
         errors = io.BytesIO()
-        chunks = read_chunks(path, kind_of(source.key), self.rules, self.settings.batch_chunk_users, start, stop)
-        try:
-            with self._unreadable(source):
-                for index, chunk in enumerate(chunks):
-                    counts["rows_read"] += chunk.rows_read
-                    counts["rows_failed"] += len(chunk.errors)
-                    for error in chunk.errors:
-                        errors.write((json.dumps(error) + "\n").encode())
-                    if chunk.user_ids:
-                        table = score_users(self.model, chunk.user_ids, np.asarray(chunk.k, dtype=np.int64))
-                        self._write_part(source.bucket, f"{prefix}part-{part:05d}-{index:05d}", table)
-                        counts["rows_scored"] += len(chunk.user_ids)
-        finally:
-            path.unlink(missing_ok=True)
+        with self._local(source) as path, self._unreadable(source):
+            chunks = read_chunks(path, kind_of(source.key), self.rules, self.settings.batch_chunk_users, start, stop)
+            for index, chunk in enumerate(chunks):
+                counts["rows_read"] += chunk.rows_read
+                counts["rows_failed"] += len(chunk.errors)
+                for error in chunk.errors:
+                    errors.write((json.dumps(error) + "\n").encode())
+                if chunk.user_ids:
+                    table = score_users(self.model, chunk.user_ids, np.asarray(chunk.k, dtype=np.int64))
+                    self._write_part(source.bucket, f"{prefix}part-{part:05d}-{index:05d}", table)
+                    counts["rows_scored"] += len(chunk.user_ids)
         if errors.tell():
             self._put(source.bucket, f"{prefix}_errors/{part:05d}.jsonl", errors.getvalue(), "application/x-ndjson")
         return counts

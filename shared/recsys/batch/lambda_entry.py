@@ -29,28 +29,29 @@ def _job() -> BatchJob:
     return BatchJob(model, get_batch_settings(), aws.s3())
 
 
-def _too_long_for_one_invocation(source: InputObject) -> bool:
-    settings = get_batch_settings()
-    if source.size > settings.batch_inline_max_bytes:
-        return True  # not even worth downloading here to count
-    return _job().rows(source) > settings.rows_per_invocation
+def _start_state_machine(source: InputObject, arn: str) -> dict[str, Any]:
+    sfn = aws.stepfunctions()
+    # one execution per upload: the whole key and its ETag, hashed (names are 80 characters of a small alphabet)
+    upload = hashlib.sha256(f"{source.bucket}/{source.key}@{source.etag}".encode()).hexdigest()[:24]
+    name = f"{re.sub(r'[^A-Za-z0-9_-]', '-', source.stem)[:40]}-{upload}"
+    try:
+        execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(source.model_dump()))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return {"input": source.model_dump(), "skipped": "execution already started for this upload"}
+    return {"input": source.model_dump(), "state_machine_execution": execution["executionArn"]}
 
 
 def _dispatch(source: InputObject) -> dict[str, Any]:
+    """Inline, or the Distributed Map when one invocation could not finish the file in time."""
     settings = get_batch_settings()
-    if settings.batch_state_machine_arn and _too_long_for_one_invocation(source):
-        sfn = aws.stepfunctions()
-        # one execution per upload: the whole key and its ETag, hashed (names are 80 characters of a small alphabet)
-        upload = hashlib.sha256(f"{source.bucket}/{source.key}@{source.etag}".encode()).hexdigest()[:24]
-        name = f"{re.sub(r'[^A-Za-z0-9_-]', '-', source.stem)[:40]}-{upload}"
-        try:
-            execution = sfn.start_execution(
-                stateMachineArn=settings.batch_state_machine_arn, name=name, input=json.dumps(source.model_dump())
-            )
-        except sfn.exceptions.ExecutionAlreadyExists:
-            return {"input": source.model_dump(), "skipped": "execution already started for this upload"}
-        return {"input": source.model_dump(), "state_machine_execution": execution["executionArn"]}
-    summary = _job().run(source)
+    arn = settings.batch_state_machine_arn
+    if arn and source.size > settings.batch_inline_max_bytes:
+        return _start_state_machine(source, arn)  # not even worth downloading here to count
+    job = _job()
+    with job.keeping_downloads():  # counted, then scored, from one download
+        if arn and job.completed(source) is None and job.rows(source) > settings.rows_per_invocation:
+            return _start_state_machine(source, arn)
+        summary = job.run(source)
     if "skipped" not in summary:
         metrics.add_metric(name="batch_rows_scored", unit=MetricUnit.Count, value=summary["rows_scored"])
         metrics.add_metric(name="batch_rows_failed", unit=MetricUnit.Count, value=summary["rows_failed"])

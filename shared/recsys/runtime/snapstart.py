@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from recsys import aws
 from recsys.errors import NoModelPublishedError
+from recsys.loaded import LoadedModel
 from recsys.runtime.telemetry import logger, untraced
 from recsys.store.provider import ModelProvider
 
@@ -34,7 +35,7 @@ class Preparation:
     """What a serving function does before its snapshot and after each restore."""
 
     provider: Callable[[], ModelProvider]
-    warm_up: Callable[[], Mapping[str, int]]  # route -> HTTP status of its warm-up request
+    warm_up: Callable[[LoadedModel], Mapping[str, int]]  # route -> HTTP status of its warm-up request
 
     def before_snapshot(self) -> None:
         """Load and warm. Only "nothing published yet" still makes a snapshot (its requests answer 503
@@ -47,7 +48,7 @@ class Preparation:
             except NoModelPublishedError as exc:
                 logger.warning("snapshot without a model", extra={"reason": exc.message})
                 return
-            statuses = dict(self.warm_up())
+            statuses = dict(self.warm_up(model))
             self.provider().wait()  # no refresh thread may be frozen mid-request into the snapshot
         failed = {route: status for route, status in statuses.items() if status >= 500}
         if failed:
