@@ -1,4 +1,4 @@
-"""`recsys`: train, evaluate, report, score, publish, rollback, versions, serve.
+"""`recsys`: train, evaluate, report, score, synth, publish, rollback, versions, serve.
 
 Every expected failure ends with exit code 2 and one line on stderr; no traceback.
 """
@@ -123,6 +123,24 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth(args: argparse.Namespace) -> int:
+    from recsys.synthetic import write_dataset
+
+    if min(args.users, args.items, args.interactions, args.days) < 1:
+        raise RecsysError("--users, --items, --interactions and --days must be positive")
+    interactions, items = write_dataset(
+        args.out,
+        interactions_format=args.format,
+        n_users=args.users,
+        n_items=args.items,
+        n_interactions=args.interactions,
+        days=args.days,
+        seed=args.seed,
+    )
+    print(f"wrote {interactions} and {items}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recsys", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -159,6 +177,16 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--k", type=int, help="k for rows that name none (default DEFAULT_K, 10); rows may carry k")
     score.add_argument("--out", type=Path, required=True, help="parquet: user_id, rank, item_id, score, reason")
     score.set_defaults(handler=_score)
+
+    synth = sub.add_parser("synth", help="write a synthetic dataset (power-law popularity, trends, genres) of any size")
+    synth.add_argument("--out", type=Path, required=True, help="folder for interactions.* and items.parquet")
+    synth.add_argument("--users", type=int, default=50_000)
+    synth.add_argument("--items", type=int, default=20_000)
+    synth.add_argument("--interactions", type=int, default=1_000_000, help="distinct (user, item) pairs to draw")
+    synth.add_argument("--days", type=int, default=90, help="time span of the interactions")
+    synth.add_argument("--seed", type=int, default=0, help="same seed and sizes, same bytes")
+    synth.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="of the interactions file")
+    synth.set_defaults(handler=_synth)
 
     for name, handler, text in (
         ("publish", _publish, "upload a model directory and make it live"),

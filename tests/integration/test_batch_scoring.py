@@ -11,20 +11,27 @@ from typing import TYPE_CHECKING, Any, cast
 
 import batch_scoring_handler
 import boto3
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from recsys import bulk
 from recsys.batch import lambda_entry as batch_entry
 from recsys.batch.events import InputObject
 from recsys.batch.job import BatchInputError, BatchJob
+from recsys.batch.settings import BatchSettings
+from recsys.candidates import scores
 from recsys.errors import InputDataError, ModelUnavailableError
+from recsys.loaded import LoadedModel
+from recsys.recommender import Request
 from recsys.runtime.local_context import LocalLambdaContext
 
 from ..conftest import load_event
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from recsys.train.pipeline import TrainJob
 
 BATCH = "recsys-batch-123456789012"
 
@@ -468,3 +475,40 @@ def test_half_shaped_events_fail_with_the_missing_field_named(
 ) -> None:
     with pytest.raises(InputDataError, match=re.escape(message)):
         batch_scoring_handler.handler(event, lambda_context)
+
+
+def test_a_chunk_of_the_heaviest_users_equals_scoring_each_user_alone(
+    s3: S3Client, synthetic_run: TrainJob, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Promise (docs/benchmarks.md, batch at catalog scale): memory is bounded by splitting a chunk by
+    history and computing dense scores a block of rows at a time; neither may change a single row.
+
+    The 60 heaviest users of the synthetic model and 4 unknown ids, k varying by row, in one file chunk
+    that the bounds below cut into sub-chunks of a few users and dense blocks of 4 rows, against the
+    online path's one-user request for each: same items, same order, same scores.
+    """
+    monkeypatch.setattr(bulk, "CHUNK_HISTORY", 300)  # a few heavy users per sub-chunk
+    monkeypatch.setattr(scores, "DENSE_BLOCK_ROWS", 4)
+    model = LoadedModel.from_dir(synthetic_run.out)
+    lengths = np.diff(model.arrays.seen.indptr)
+    heaviest = np.argsort(-lengths, kind="stable")[:60]
+    assert lengths[heaviest[-1]] > 30 and lengths[heaviest].sum() > 10 * 300  # heavy, and split many times
+    user_ids = [model.arrays.users.ids[i] for i in heaviest] + [f"nobody-{n}" for n in range(4)]
+    wanted_k = {u: (5, 20, 50)[n % 3] for n, u in enumerate(user_ids)}  # k differs from row to row
+    body = "".join(json.dumps({"user_id": u, "k": k}) + "\n" for u, k in wanted_k.items()).encode()
+    s3.put_object(Bucket=BATCH, Key="input/heaviest.jsonl", Body=body)
+    etag = s3.head_object(Bucket=BATCH, Key="input/heaviest.jsonl")["ETag"].strip('"')
+    settings = BatchSettings(batch_work_dir=tmp_path / "work", batch_chunk_users=len(user_ids))
+    BatchJob(model, settings, s3).run(InputObject(bucket=BATCH, key="input/heaviest.jsonl", etag=etag))
+
+    batch = scored(upload_output(s3, "input/heaviest.jsonl", model.version))
+    assert batch["user_id"].nunique() == len(user_ids)
+    for user_id in user_ids:
+        alone = model.recommender.recommend(
+            Request(users=model.arrays.users.lookup([user_id]), k=np.asarray([wanted_k[user_id]], dtype=np.int64))
+        )
+        rows = batch[batch["user_id"] == user_id].sort_values("rank")
+        assert rows["item_id"].tolist() == model.arrays.items.to_ids(alone.item).tolist(), user_id
+        np.testing.assert_allclose(rows["score"].to_numpy(), alone.score, rtol=0, atol=1e-6)
+        seen = set(model.arrays.items.to_ids(model.arrays.seen.take_rows(model.arrays.users.lookup([user_id])).values))
+        assert not seen & set(rows["item_id"]), user_id

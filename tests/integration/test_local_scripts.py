@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..conftest import ROOT
+
+if TYPE_CHECKING:
+    from recsys.train.pipeline import TrainJob
 
 SCRIPTS = ROOT / "infra" / "scripts"
 
@@ -93,3 +97,25 @@ def test_the_embedded_s3_removes_its_cache_and_restores_the_environment() -> Non
         (cache / "model.bin").write_bytes(b"cached")
     assert not cache.exists()
     assert dict(os.environ) == before
+
+
+def test_the_catalog_benchmark_runs_at_a_tiny_size(synthetic_run: TrainJob) -> None:
+    """`make bench`'s catalog rows (infra/bench/catalog.py) on the small synthetic model, so the code
+    cannot rot between benchmark runs; what it prints is checked, how fast is not."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODEL_"))}
+    env.update(BENCH_CATALOG_BATCH_SIZES="300", BENCH_REPEAT="20")
+    done = subprocess.run(
+        [sys.executable, "catalog.py", str(synthetic_run.out)],
+        cwd=ROOT / "infra" / "bench",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|") for line in done.stdout.splitlines() if line.startswith("| 300 | ")]
+    assert [row[2].strip() for row in rows] == ["random", "heaviest"]
+    assert all(row[4].strip() == "300" and float(row[6].replace(",", "")) > 0 for row in rows)  # users, users/s
+    lines = done.stdout.splitlines()
+    online = [line for line in lines if line.startswith(("| random known", "| the 20 ", "| the heav"))]
+    assert len(online) == 3 and "peak RSS of the serving process" in done.stdout

@@ -178,3 +178,32 @@ def test_score_fails_whole_on_a_file_cut_off_halfway(
     assert err.startswith(f"recsys: error: {cut}: unreadable (EOFError") and err.count("\n") == 1
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.jsonl.gz", "good.jsonl", "scored.parquet"]
+
+
+def test_synth_writes_the_same_bytes_for_a_seed_and_data_with_the_promised_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sizes = ["--users", "2000", "--items", "5000", "--interactions", "40000", "--days", "60"]
+    for folder, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        assert main(["synth", "--out", str(tmp_path / folder), *sizes, "--seed", seed]) == 0
+    same = [(tmp_path / f / "interactions.parquet").read_bytes() for f in ("a", "b", "c")]
+    assert same[0] == same[1] != same[2]
+    assert (tmp_path / "a" / "items.parquet").read_bytes() == (tmp_path / "b" / "items.parquet").read_bytes()
+
+    interactions = pd.read_parquet(tmp_path / "a" / "interactions.parquet")
+    items = pd.read_parquet(tmp_path / "a" / "items.parquet")
+    assert 0.95 * 40_000 <= len(interactions) <= 40_000
+    assert not interactions.duplicated(["user_id", "item_id"]).any()  # a user takes an item once
+    assert interactions["timestamp"].is_monotonic_increasing
+    days = (pd.to_datetime(interactions["timestamp"]) - pd.Timestamp("2024-01-01", tz="UTC")).dt.total_seconds() / 86400
+    released = interactions["item_id"].map(items.set_index("item_id")["release_day"])
+    assert (days >= released - 0.05).all()  # nothing is taken before its release (release_day is rounded)
+    per_item = interactions["item_id"].value_counts()
+    assert per_item.head(50).sum() > 0.2 * len(interactions)  # power law: 1% of the items, over 20% of the takes
+    per_user = interactions["user_id"].value_counts()
+    assert per_user.iloc[0] > 20 * per_user.median()  # and a few very heavy users
+    assert items["genres"].map(len).between(1, 2).all()
+
+    capsys.readouterr()
+    assert main(["synth", "--out", str(tmp_path / "d"), "--items", "0"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0  # one line

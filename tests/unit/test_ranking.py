@@ -10,6 +10,7 @@ from recsys import artifacts as A
 from recsys.artifacts import ShortlistConfig
 from recsys.config import load_settings
 from recsys.errors import ModelIntegrityError
+from recsys.features import assemble as assemble_module
 from recsys.features.arrays import tag_groups
 from recsys.features.assemble import assemble
 from recsys.loaded import LoadedModel
@@ -106,3 +107,27 @@ def test_nan_factors_are_refused_at_load(synthetic_run: TrainJob, tmp_path: Path
     np.save(copy / "als_item_factors.npy", factors)
     with pytest.raises(ModelIntegrityError, match=r"als_item_factors\.npy holds NaN"):
         LoadedModel.from_dir(copy, verify=False)
+
+
+@pytest.mark.parametrize("column_gather_from", [0, 10**9])
+def test_each_assembled_column_holds_its_named_feature_from_the_model_files(
+    model: LoadedModel, synthetic_run: TrainJob, column_gather_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns gathered one at a time (a batch) or rows at once (one user) must land under their own
+    names: checked against the parquet tables read with pandas, for known and unknown users."""
+    monkeypatch.setattr(assemble_module, "COLUMN_GATHER_MIN_PAIRS", column_gather_from)
+    users = np.asarray([0, 5, -1, 17], dtype=np.int32)
+    batch, candidates = model.recommender.candidates(Request(users=users, k=np.full(4, 10, dtype=np.int64)))
+    matrix = assemble(model.arrays, batch, candidates)
+    names = list(model.recommender.scorer.booster.feature_name())  # type: ignore[attr-defined]
+    user_table = pq.read_table(synthetic_run.out / A.USER_FEATURES).to_pandas().drop(columns="user_idx")
+    item_table = pq.read_table(synthetic_run.out / A.ITEM_FEATURES).to_pandas().drop(columns="item_idx")
+    user_rows = users[candidates.row].astype(np.int64)
+    user_rows[user_rows < 0] = len(user_table) - 1  # the no-history row
+    assert len(user_table.columns) > 3 and len(item_table.columns) > 3
+    for column in user_table.columns:
+        expected = user_table[column].to_numpy(np.float32)[user_rows]
+        np.testing.assert_array_equal(matrix[:, names.index(column)], expected, err_msg=column)
+    for column in item_table.columns:
+        expected = item_table[column].to_numpy(np.float32)[candidates.item]
+        np.testing.assert_array_equal(matrix[:, names.index(column)], expected, err_msg=column)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.errors import ModelIntegrityError
 from recsys.ragged import Ragged
+from recsys.sorting import sorted_unique
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,12 +68,40 @@ class UserBatch:
         return len(self.users)
 
 
+#: The largest rows x catalog exclusion mask held at once (bytes, one per cell).
+MASK_CELLS = 4_000_000
+
+
 @dataclass(frozen=True)
 class Exclusions:
-    """Items that must not be candidates: per-row (row * n_items + item, sorted) and a catalog mask."""
+    """Items that must not be candidates: per row (`keys` = row * n_items + item, sorted, unique; the
+    same pairs as `rows` and `items`, split once for every source) and a catalog mask."""
 
     keys: I64
+    rows: I64
+    items: I64
     allowed: npt.NDArray[np.bool_] | None = None
+    #: rows x catalog, True where excluded, for a batch of at most MASK_CELLS cells (the endpoint's one
+    #: user, a chunk of heavy users); None for larger batches
+    matrix: npt.NDArray[np.bool_] | None = None
+
+    @classmethod
+    def of(cls, excluded: Ragged, n_items: int, allowed: npt.NDArray[np.bool_] | None = None) -> Exclusions:
+        """Each row's excluded items (any order, repeats allowed) and an optional catalog mask.
+
+        A small batch marks its exclusions in a rows x catalog mask, whose True cells are the sorted,
+        unique keys: no sort (0.1 ms instead of 1 ms for a user who has seen 73k items)."""
+        flat = excluded.row_ids() * n_items + excluded.values
+        matrix = None
+        if excluded.rows * n_items <= MASK_CELLS:
+            marked = np.zeros(excluded.rows * n_items, dtype=bool)
+            marked[flat] = True
+            keys = np.flatnonzero(marked)
+            matrix = marked.reshape(excluded.rows, n_items)
+        else:
+            keys = sorted_unique(flat)
+        rows = keys // n_items
+        return cls(keys, rows, keys - rows * n_items, allowed, matrix)
 
 
 class SourceScores(Protocol):

@@ -12,6 +12,7 @@ from recsys import sources as registry
 from recsys.candidates.base import Exclusions, LoadedSource, SourceScores, UserBatch
 from recsys.model import ModelArrays
 from recsys.ragged import Ragged
+from recsys.sorting import positions_in_runs
 
 F32 = npt.NDArray[np.float32]
 
@@ -89,7 +90,7 @@ class CandidateGenerator:
         who else is in the batch, or batch scoring would differ from the endpoint."""
         n_items = self.n_items
         scored = self.score_sources(batch) if scored is None else scored
-        exclusions = Exclusions(np.unique(excluded.row_ids() * n_items + excluded.values), allowed)
+        exclusions = Exclusions.of(excluded, n_items, allowed)
         picked: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
         for slot, scores in zip(self.slots, scored, strict=True):
             if not slot.backfill or min_backfill is None or not len(min_backfill):
@@ -97,7 +98,7 @@ class CandidateGenerator:
                 continue
             per_row = np.maximum(slot.count, min_backfill)
             rows, items = scores.top(exclusions, int(per_row.max()))
-            keep = _offsets_in_row(rows) < per_row[rows]
+            keep = positions_in_runs(rows) < per_row[rows]
             picked.append((rows[keep], items[keep]))
 
         keys = np.concatenate([rows * n_items + items for rows, items in picked])
@@ -107,14 +108,10 @@ class CandidateGenerator:
         ranks = np.full((len(unique_keys), len(self.slots)), np.nan, dtype=np.float32)
         start = 0
         for s, (rows, _) in enumerate(picked):
-            ranks[inverse[start : start + len(rows)], s] = _offsets_in_row(rows)
+            # picked lists are grouped by row, best first: a pair's place in its row is its rank
+            ranks[inverse[start : start + len(rows)], s] = positions_in_runs(rows)
             start += len(rows)
         scores_out = np.empty((len(unique_keys), len(self.slots)), dtype=np.float32)
         for s, scores in enumerate(scored):
             scores_out[:, s] = scores.at(row, item)
         return Candidates(row, item, scores_out, ranks, self.source_names)
-
-
-def _offsets_in_row(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Each pair's position within its row: picked lists are grouped by row, best first, so the rank."""
-    return np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")

@@ -31,7 +31,8 @@ def read_matrix(path: Path, index_column: str | None = None) -> tuple[F32, tuple
         kind = table.schema.field(name).type
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
             raise ModelIntegrityError(f"{path.name}: column {name!r} has type {kind}, expected a number")
-    matrix = np.empty((table.num_rows, len(names)), dtype=np.float32)
+    # column-major: `assemble` gathers a column at a time, each a contiguous run of the table
+    matrix = np.empty((table.num_rows, len(names)), dtype=np.float32, order="F")
     for j, name in enumerate(names):
         matrix[:, j] = table.column(name).to_numpy(zero_copy_only=False)
     return matrix, tuple(names)

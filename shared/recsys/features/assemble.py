@@ -17,6 +17,8 @@ from recsys.features.arrays import FeatureArrays
 from recsys.model import ModelArrays
 
 F32 = npt.NDArray[np.float32]
+#: From this many pairs (a batch chunk) the feature tables are gathered a column at a time.
+COLUMN_GATHER_MIN_PAIRS = 4096
 
 
 def pair_feature_names(source_names: Sequence[str], tables: FeatureArrays) -> tuple[str, ...]:
@@ -51,8 +53,14 @@ def assemble(model: ModelArrays, batch: UserBatch, candidates: Candidates) -> F3
     n_user, n_item = len(tables.user_feature_names), len(tables.item_feature_names)
     width = n_user + n_item + 2 * n_sources + 1 + len(groups) + len(differences)
     matrix = np.empty((n_pairs, width), dtype=np.float32, order="F")
-    matrix[:, :n_user] = tables.user_features[users]
-    matrix[:, n_user : n_user + n_item] = tables.item_features[candidates.item]
+    if n_pairs < COLUMN_GATHER_MIN_PAIRS:  # one user online: two gathers beat 45 calls
+        matrix[:, :n_user] = tables.user_features[users]
+        matrix[:, n_user : n_user + n_item] = tables.item_features[candidates.item]
+    else:  # column by column from column-major tables: ~3x faster than gathering rows and transposing them
+        for j in range(n_user):
+            np.take(tables.user_features[:, j], users, out=matrix[:, j])
+        for j in range(n_item):
+            np.take(tables.item_features[:, j], candidates.item, out=matrix[:, n_user + j])
     col = n_user + n_item
     matrix[:, col : col + n_sources] = candidates.scores
     col += n_sources

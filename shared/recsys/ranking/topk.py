@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from recsys.sorting import positions_in_runs, rows_best_first
+
 
 def top_k_per_row(
     row: npt.NDArray[np.int64], item: npt.NDArray[np.int32], score: npt.NDArray[np.floating], k: npt.NDArray[np.int64]
@@ -14,8 +16,8 @@ def top_k_per_row(
     Pairs scored -inf are never picked: a scorer uses it for pairs it ruled out.
     """
     eligible = np.flatnonzero(score > -np.inf)
-    order = eligible[np.lexsort((item[eligible], -score[eligible], row[eligible]))]
+    order = eligible[rows_best_first(row[eligible], item[eligible], score[eligible])]
     sorted_rows = row[order]
-    position = np.arange(len(order)) - np.searchsorted(sorted_rows, sorted_rows, side="left")
+    position = positions_in_runs(sorted_rows)
     keep = position < k[sorted_rows]
     return order[keep], position[keep] + 1

@@ -52,7 +52,7 @@ class LoadedAls:
 
     def score(self, batch: UserBatch) -> SourceScores:
         rows = np.flatnonzero(batch.has_history)
-        return DenseScores(rows, self.user_factors[batch.users[rows]] @ self.item_factors.T, len(batch))
+        return DenseScores(rows, self.user_factors[batch.users[rows]], self.item_factors, len(batch))
 
     def similar(self, item: int, k: int, exclude: I64) -> tuple[I64, F32]:
         """Nearest items by cosine of the factors."""

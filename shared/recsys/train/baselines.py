@@ -16,6 +16,7 @@ from recsys.candidates.base import Exclusions
 from recsys.candidates.scores import SharedVector
 from recsys.config import EvaluateSettings
 from recsys.ragged import Ragged
+from recsys.sorting import positions_in_runs
 from recsys.sources.chart import chart_counts
 from recsys.sources.popularity import decayed_counts
 
@@ -43,8 +44,8 @@ def top_k_unseen(vector: F32, seen: Ragged, k: int) -> npt.NDArray[np.int32]:
     """Each row's top k items of one shared score vector, minus the row's seen items; (rows x k), -1 padded."""
     n_items = len(vector)
     scores = SharedVector(vector).score_rows(seen.rows)
-    rows, items = scores.top(Exclusions(np.unique(seen.row_ids() * n_items + seen.values)), k)
+    rows, items = scores.top(Exclusions.of(seen, n_items), k)
     matrix = np.full((seen.rows, k), -1, dtype=np.int32)
-    rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+    rank = positions_in_runs(rows)
     matrix[rows, rank] = items
     return matrix

@@ -123,7 +123,7 @@ def evaluate_fold(run: RunDir, settings: TrainSettings, fold: Fold, progress: Pr
     recommender = Recommender.build(model, ranker, serving)
     matrices: dict[str, list[npt.NDArray[np.int32]]] = {name: [] for name in scorers}
     offset = 0
-    for chunk in chunks(users):
+    for chunk in chunks(users, model.seen):
         progress.note(f"{fold.name}: users {offset:,}/{len(users):,}")
         request = Request(users=chunk, k=np.full(len(chunk), k_max, dtype=np.int64))
         batch, candidates = recommender.candidates(request)

@@ -111,7 +111,7 @@ def recommend_sample(model: LoadedModel, users: npt.NDArray[np.int32], k: int = 
     """Two-stage top-k for the sample, seen items excluded, as served; in chunks to bound memory."""
     parts: list[tuple[npt.NDArray[Any], ...]] = []
     offset = 0
-    for chunk in chunks(users):
+    for chunk in chunks(users, model.arrays.seen):
         ranked = model.recommender.recommend(Request(users=chunk, k=np.full(len(chunk), k, dtype=np.int64)))
         parts.append((ranked.row + offset, ranked.item, ranked.score, ranked.rank, ranked.reasons()))
         offset += len(chunk)

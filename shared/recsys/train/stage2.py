@@ -66,7 +66,7 @@ def label_window(run: RunDir, settings: TrainSettings, window: Window) -> Labell
     blocks: list[npt.NDArray[np.float32]] = []
     labels: list[npt.NDArray[np.float32]] = []
     groups: list[npt.NDArray[np.int64]] = []
-    for chunk in chunks(users):
+    for chunk in chunks(users, model.seen):
         # generated as serving generates them (a backfill source proposes max(its count, k) items, and
         # serving's k is small), so source ranks and n_sources mean in training what they mean when served
         request = Request(users=chunk, k=np.full(len(chunk), DEFAULT_K, dtype=np.int64))
