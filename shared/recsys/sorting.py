@@ -2,9 +2,9 @@
 
 Every top-n in serving is this sort. `np.lexsort` over three keys is the obvious way and the slow
 one (an indirect merge sort per key); the same order comes from one stable sort of a packed integer
-key when the scores are float32 (8x faster on 500k pairs), or from two stable sorts when they are
-float64 (1.7x). Both need the items ascending within each row on the way in, which is how
-candidate lists are built (sorted `row * n_items + item` keys); `rows_best_first` checks that.
+key when the scores are float32 (8x faster on 500k pairs). That needs the items ascending within
+each row on the way in, which is how candidate lists are built (sorted `row * n_items + item`
+keys); `rows_best_first` checks it.
 """
 
 from __future__ import annotations
@@ -41,27 +41,26 @@ def sorted_unique(values: I64) -> I64:
     return ordered
 
 
-def _ascending_bits(values: npt.NDArray[np.floating]) -> npt.NDArray[np.unsignedinteger]:
-    """Unsigned integers in the order of the floats (IEEE 754: flip all bits of negatives, the sign of the rest)."""
-    unsigned = np.uint32 if values.dtype == np.float32 else np.uint64
-    bits: npt.NDArray[np.unsignedinteger] = np.ascontiguousarray(values + values.dtype.type(0.0)).view(unsigned)
-    sign = unsigned(1) << unsigned(8 * bits.itemsize - 1)  # (+ 0.0 turns -0.0 into 0.0, as == sees them)
-    ordered: npt.NDArray[np.unsignedinteger] = np.where(bits & sign, ~bits, bits | sign)
-    return ordered
+def _descending_bits(values: npt.NDArray[np.float32]) -> npt.NDArray[np.uint32]:
+    """uint32 keys in the reverse order of the floats (IEEE 754: flip the sign bit of non-negatives, every
+    bit of negatives, then all of it); + 0.0 first turns -0.0 into 0.0, equal as == sees them."""
+    bits = np.ascontiguousarray(values + np.float32(0.0)).view(np.uint32)
+    sign = np.uint32(1 << 31)
+    ascending = np.where(bits & sign, ~bits, bits | sign)
+    descending: npt.NDArray[np.uint32] = ~ascending
+    return descending
 
 
 def rows_best_first(rows: I64, items: npt.NDArray[np.integer], scores: npt.NDArray[np.floating]) -> I64:
     """The permutation that sorts pairs by row ascending, score descending, item ascending.
 
-    NaN scores are not expected (a scorer uses -inf for pairs it rules out)."""
-    if len(rows) < SMALL:
+    One stable sort of (row << 32 | descending score bits) when the scores are float32 and the pairs
+    come item-ascending within rows (as candidate lists are built); `np.lexsort` otherwise, and for
+    short lists. NaN scores must not reach here (a scorer uses -inf for pairs it rules out)."""
+    if len(rows) < max(SMALL, 2) or scores.dtype != np.float32 or int(rows.max()) >= 2**31:
         return np.lexsort((items, -scores, rows))
     keys = rows.astype(np.int64) * (int(items.max()) + 1) + items
     if not bool(np.all(keys[1:] > keys[:-1])):
         return np.lexsort((items, -scores, rows))  # not built item-ascending (e.g. a caller's list to rerank)
-    descending = ~_ascending_bits(scores)
-    if descending.dtype == np.uint32 and int(rows.max()) < 2**31:
-        packed = (rows.astype(np.uint64) << np.uint64(32)) | descending.astype(np.uint64)
-        return np.argsort(packed, kind="stable").astype(np.int64)
-    by_score = np.argsort(descending, kind="stable")
-    return by_score[np.argsort(rows[by_score], kind="stable")].astype(np.int64)
+    packed = (rows.astype(np.uint64) << np.uint64(32)) | _descending_bits(scores).astype(np.uint64)
+    return np.argsort(packed, kind="stable").astype(np.int64)

@@ -58,6 +58,8 @@ def _catalog(rng: np.random.Generator, n_items: int, days: int) -> tuple[Catalog
     first = rng.integers(0, n_genres, size=n_items)
     second = np.where(rng.random(n_items) < 0.5, (first + rng.integers(1, n_genres, size=n_items)) % n_genres, -1)
     release_day = rng.uniform(-30, days, size=n_items)
+    # something is out on day 0, so every draw can be kept (the rejection loop would never end otherwise)
+    release_day[np.argmin(release_day)] = min(float(release_day.min()), -1.0)
     appeal = rng.pareto(1.5, size=n_items) + 0.1
     members = [np.flatnonzero((first == g) | (second == g)) for g in range(n_genres)]
     catalog = Catalog(tuple(members), tuple(np.cumsum(appeal[m]) for m in members), release_day)

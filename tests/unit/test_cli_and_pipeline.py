@@ -11,6 +11,7 @@ import pytest
 from recsys import artifacts as A
 from recsys.cli import main
 from recsys.config import load_settings
+from recsys.synthetic import make_dataset
 from recsys.train.pipeline import TrainJob
 
 from ..conftest import FAST
@@ -203,6 +204,10 @@ def test_synth_writes_the_same_bytes_for_a_seed_and_data_with_the_promised_shape
     per_user = interactions["user_id"].value_counts()
     assert per_user.iloc[0] > 20 * per_user.median()  # and a few very heavy users
     assert items["genres"].map(len).between(1, 2).all()
+
+    # one item released after day 0 (seed 2): a draw on an earlier day could never be kept, and looped forever
+    tiny, _ = make_dataset(n_users=5, n_items=1, n_interactions=10, seed=2)
+    assert len(tiny) == 5  # each user takes the one item once
 
     capsys.readouterr()
     assert main(["synth", "--out", str(tmp_path / "d"), "--items", "0"]) == 2

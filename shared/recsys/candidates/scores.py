@@ -2,8 +2,8 @@
 
 Memory follows the batch, not the catalog times the batch: a dense source (ALS) computes its
 users x catalog scores a block of rows at a time, co-visitation is sparse, and popularity is one
-shared vector walked past each row's exclusions. Exclusions are looked up by binary search in
-their sorted keys; only a batch of a few rows gets them as a rows x catalog mask.
+shared vector walked past each row's exclusions. Exclusions are sorted keys (sliced by row, or
+searched in); only a batch of a few rows also gets them as a rows x catalog mask.
 """
 
 from __future__ import annotations
@@ -20,25 +20,20 @@ F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
 
-def _first_n_per_row(rows: I64, n: int) -> npt.NDArray[np.bool_]:
-    """For rows sorted ascending: True for the first n entries of each row."""
-    return positions_in_runs(rows) < n
-
-
-#: Rows of a dense score matrix held at once: bounds the temporaries of a top-n to
-#: DENSE_BLOCK_ROWS x catalog (25 MB at 100k items), whatever the batch size.
+#: Rows of a dense score matrix held at once: bounds the temporaries of a top-n to a few
+#: DENSE_BLOCK_ROWS x catalog arrays (25 MB each at 100k items), whatever the batch size.
 DENSE_BLOCK_ROWS = 64
 #: Pairs gathered at once when scoring given pairs (factor rows copied per pair).
 PAIR_BLOCK = 65_536
 
 
-def is_member(sorted_keys: I64, values: I64) -> npt.NDArray[np.bool_]:
-    """`values` found in `sorted_keys` (ascending): a binary search each, no temporaries the size of both."""
+def find(sorted_keys: I64, values: I64) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """Where each of `values` is in `sorted_keys` (ascending), and whether it is there: a binary search
+    each, no temporaries the size of both (as `np.isin` makes)."""
     if not len(sorted_keys):
-        return np.zeros(len(values), dtype=bool)
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
     at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
-    found: npt.NDArray[np.bool_] = sorted_keys[at] == values
-    return found
+    return at, sorted_keys[at] == values
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ class DenseScores:
             rows, items = np.divmod(flat, n_items)
             order = rows_best_first(rows, items, filled.reshape(-1)[flat])  # ties at the threshold: lower item first
             rows, items = rows[order], items[order]
-            first = _first_n_per_row(rows, n)
+            first = positions_in_runs(rows) < n
             picked_rows.append(block_rows[rows[first]])
             picked_items.append(items[first].astype(np.int64))
         return np.concatenate(picked_rows), np.concatenate(picked_items)
@@ -113,20 +108,18 @@ class SparseScores:
     n_items: int
 
     def top(self, exclusions: Exclusions, n: int) -> tuple[I64, I64]:
-        keep = ~is_member(exclusions.keys, self.keys)
+        keep = ~find(exclusions.keys, self.keys)[1]
         rows, items = self.keys // self.n_items, self.keys % self.n_items
         if exclusions.allowed is not None:
             keep &= exclusions.allowed[items]
         rows, items, values = rows[keep], items[keep], self.values[keep]
         order = rows_best_first(rows, items, values)
         rows, items = rows[order], items[order]
-        first = _first_n_per_row(rows, n)
+        first = positions_in_runs(rows) < n
         return rows[first], items[first]
 
     def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32:
-        wanted = rows * self.n_items + items
-        at = np.minimum(np.searchsorted(self.keys, wanted), max(len(self.keys) - 1, 0))
-        found = (self.keys[at] == wanted) if len(self.keys) else np.zeros(len(wanted), bool)
+        at, found = find(self.keys, rows * self.n_items + items)
         return np.where(found, self.values[at] if len(self.keys) else np.nan, np.nan).astype(np.float32)
 
 

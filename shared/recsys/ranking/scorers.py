@@ -92,7 +92,8 @@ class LightGBMScorer:
             return (base + self._predict(matrix)).astype(np.float32)
         trees, size = self.shortlist.trees, self.shortlist.size
         partial = base + self._predict(matrix, count=trees)
-        # the shortlist is picked by the float32 partial score (a packed-key sort, 4x faster than float64's)
+        # picked by the partial score rounded to float32 (pairs closer than that tie, the lower item wins):
+        # a batch chunk's sort is then one packed-key sort, 4x faster than sorting float64
         finish, _ = top_k_per_row(candidates.row, candidates.item, partial.astype(np.float32), np.maximum(k, size))
         scores = np.full(len(candidates), -np.inf, dtype=np.float32)
         scores[finish] = partial[finish] + self._predict(matrix[finish], first=trees)
