@@ -29,7 +29,7 @@ import rerank_handler
 from recsys.runtime.container import get_provider
 from recsys.runtime.local_context import LocalLambdaContext
 sys.path.insert(0, sys.argv[2])
-from common import percentiles_ms
+from common import for_user, percentiles_ms
 
 model = get_provider().get()
 lengths = model.arrays.seen.indptr[1:] - model.arrays.seen.indptr[:-1]
@@ -41,8 +41,7 @@ event = json.loads(open(sys.argv[3]).read())
 context = LocalLambdaContext(function_name="bench")
 
 def call(user):
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/recommendations/{user}"
-    event["pathParameters"] = {"user_id": user}
+    for_user(event, user)
     started = time.perf_counter()
     response = rerank_handler.handler(event, context)
     assert response["statusCode"] == 200, response

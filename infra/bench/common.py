@@ -7,12 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "scripts"))
 from local_s3 import embedded_s3  # noqa: E402  (the demo's and invoke's, for the benchmarks too)
 
-__all__ = ["ROOT", "embedded_s3", "percentiles_ms", "timed"]
+__all__ = ["ROOT", "embedded_s3", "for_user", "percentiles_ms", "timed"]
 
 
 def percentiles_ms(samples: list[float]) -> dict[str, float]:
@@ -30,3 +31,10 @@ def timed(fn: Callable[[], object], repeat: int, warmup: int = 20) -> list[float
         fn()
         samples.append(time.perf_counter() - started)
     return samples
+
+
+def for_user(event: dict[str, Any], user: str) -> dict[str, Any]:
+    """The HTTP API GET /recommendations/{user_id} event (tests/events) pointed at another user, in place."""
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/recommendations/{user}"
+    event["pathParameters"] = {"user_id": user}
+    return event

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, embedded_s3, percentiles_ms, timed
+from common import ROOT, embedded_s3, for_user, percentiles_ms, timed
 
 COLD_PROBE = r"""
 import json, sys, time
@@ -113,9 +113,7 @@ def warm_latency(model_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
 
     def recommendations() -> None:
         user = rng.choice(users) if rng.random() > 0.1 else f"unknown-{rng.randrange(10**6)}"
-        rec_event["rawPath"] = rec_event["requestContext"]["http"]["path"] = f"/recommendations/{user}"
-        rec_event["pathParameters"] = {"user_id": user}
-        response = rerank_handler.handler(rec_event, context)
+        response = rerank_handler.handler(for_user(rec_event, user), context)
         assert response["statusCode"] == 200, response
 
     def simple(handler: Any, event: dict[str, Any]) -> Any:

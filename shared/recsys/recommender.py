@@ -19,6 +19,7 @@ from recsys.model import ModelArrays
 from recsys.ragged import Ragged
 from recsys.ranking.scorers import CandidateScorer
 from recsys.ranking.topk import top_k_per_row
+from recsys.sorting import find
 
 F32 = npt.NDArray[np.float32]
 REQUESTED = "requested"
@@ -132,8 +133,7 @@ class Recommender:
         scores = np.column_stack([source.at(rows, wanted) for source in scored]).astype(np.float32, copy=False)
         ranks = np.full_like(scores, np.nan)
         # full.item is sorted (one row), so a binary search finds each wanted item's proposal
-        at = np.minimum(np.searchsorted(full.item, wanted), max(len(full) - 1, 0))
-        proposed = (len(full) > 0) & (full.item[at] == wanted) if len(full) else np.zeros(len(wanted), bool)
+        at, proposed = find(full.item, wanted)
         ranks[proposed] = full.ranks[at[proposed]]
         candidates = Candidates(rows, wanted, scores, ranks, self.generator.source_names)
         return self.rank(batch, candidates, np.asarray([k], dtype=np.int64))

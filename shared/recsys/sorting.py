@@ -41,6 +41,15 @@ def sorted_unique(values: I64) -> I64:
     return ordered
 
 
+def find(sorted_keys: npt.NDArray[np.integer], values: npt.NDArray[np.integer]) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """Where each of `values` is in `sorted_keys` (ascending), and whether it is there: a binary search
+    each, no temporaries the size of both (as `np.isin` makes)."""
+    if not len(sorted_keys):
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return at, sorted_keys[at] == values
+
+
 def _descending_bits(values: npt.NDArray[np.float32]) -> npt.NDArray[np.uint32]:
     """uint32 keys in the reverse order of the floats (IEEE 754: flip the sign bit of non-negatives, every
     bit of negatives, then all of it); + 0.0 first turns -0.0 into 0.0, equal as == sees them."""

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.candidates.base import Exclusions, UserBatch
-from recsys.sorting import positions_in_runs, rows_best_first
+from recsys.sorting import find, positions_in_runs, rows_best_first
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -25,15 +25,6 @@ I64 = npt.NDArray[np.int64]
 DENSE_BLOCK_ROWS = 64
 #: Pairs gathered at once when scoring given pairs (factor rows copied per pair).
 PAIR_BLOCK = 65_536
-
-
-def find(sorted_keys: I64, values: I64) -> tuple[I64, npt.NDArray[np.bool_]]:
-    """Where each of `values` is in `sorted_keys` (ascending), and whether it is there: a binary search
-    each, no temporaries the size of both (as `np.isin` makes)."""
-    if not len(sorted_keys):
-        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
-    return at, sorted_keys[at] == values
 
 
 @dataclass(frozen=True)
