@@ -499,7 +499,19 @@ def test_a_chunk_of_the_heaviest_users_equals_scoring_each_user_alone(
     s3.put_object(Bucket=BATCH, Key="input/heaviest.jsonl", Body=body)
     etag = s3.head_object(Bucket=BATCH, Key="input/heaviest.jsonl")["ETag"].strip('"')
     settings = BatchSettings(batch_work_dir=tmp_path / "work", batch_chunk_users=len(user_ids))
+    scored_histories: list[tuple[int, int]] = []  # (users, history entries) of each scoring call
+    recommend = model.recommender.recommend
+
+    def recorded(request: Request) -> Any:
+        known = request.users[request.users >= 0]
+        scored_histories.append((len(request.users), int(lengths[known].sum())))
+        return recommend(request)
+
+    monkeypatch.setattr(model.recommender, "recommend", recorded)
     BatchJob(model, settings, s3).run(InputObject(bucket=BATCH, key="input/heaviest.jsonl", etag=etag))
+    monkeypatch.setattr(model.recommender, "recommend", recommend)
+    assert len(scored_histories) > 10  # one file chunk, cut by history into many calls
+    assert all(history <= 300 or users == 1 for users, history in scored_histories)
 
     batch = scored(upload_output(s3, "input/heaviest.jsonl", model.version))
     assert batch["user_id"].nunique() == len(user_ids)

@@ -76,3 +76,15 @@ def test_allowed_mask_and_explicit_exclusions(model: LoadedModel) -> None:
     assert len(ranked) == 10
     assert allowed[ranked.item].all()
     assert not set(ranked.item.tolist()) & {0, 3, 6}
+
+
+def test_reranking_a_recommended_list_keeps_its_scores_and_reasons(model: LoadedModel) -> None:
+    """/rerank finds where each source would have proposed a given item (its rank feature and reason):
+    for a user with no history (nothing excluded on either side), a list GET /recommendations made
+    is scored and explained exactly as it was."""
+    recommended = model.recommender.recommend(_request([-1], k=10))
+    again = model.recommender.rerank(-1, recommended.item.tolist(), 10)
+    assert again.item.tolist() == recommended.item.tolist()
+    np.testing.assert_array_equal(again.score, recommended.score)
+    assert again.reasons().tolist() == recommended.reasons().tolist()
+    assert "requested" not in again.reasons().tolist()

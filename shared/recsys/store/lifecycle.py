@@ -14,7 +14,6 @@ from recsys.errors import (
     PromotionRefusedError,
     RecsysError,
 )
-from recsys.store.provider import S3Source
 from recsys.store.s3 import S3ModelStore
 
 
@@ -104,6 +103,8 @@ def rollback(store: S3ModelStore, version: str) -> str:
     live, read_etag = store.read_current()
     with tempfile.TemporaryDirectory(prefix="recsys-rollback-") as cache:
         try:  # what a container would do: download, check every sha256, load
+            from recsys.store.provider import S3Source  # loads models: only rollback needs it
+
             folder, _ = S3Source(store, Path(cache)).fetch(version, with_ranker=True)
         except ModelIntegrityError as exc:
             raise ModelIntegrityError(f"cannot roll back to {version}: {exc.message}") from None
