@@ -67,7 +67,7 @@ clean: ## remove generated files (models, runs, build output), keep .venv
 	rm -rf models runs .aws-sam .bench .demo .pytest_cache .mypy_cache .ruff_cache
 
 FUNCTION ?= rerank
-invoke: install ## one handler on one event: FUNCTION=rerank|candidates|batch_scoring [EVENT=file]
+invoke: install ## one handler on one event: FUNCTION=rerank|candidates|ingest|batch_scoring [EVENT=file]
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	$(PY) infra/scripts/invoke.py --function $(FUNCTION) $(if $(EVENT),--event $(EVENT))
 
@@ -79,6 +79,7 @@ bench: install ## cold load, warm latency per route, LightGBM floor, batch throu
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
+	cd infra/bench && ../../$(PY) events.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) catalog.py  # the first run synthesises and trains a 100k-item model (~11 min)
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "scripts"))
 from local_s3 import embedded_s3  # noqa: E402  (the demo's and invoke's, for the benchmarks too)
 
-__all__ = ["ROOT", "embedded_s3", "for_user", "percentiles_ms", "timed"]
+__all__ = ["ROOT", "embedded_s3", "event_file", "for_user", "latency_table", "percentiles_ms", "timed"]
 
 
 def percentiles_ms(samples: list[float]) -> dict[str, float]:
@@ -38,3 +38,20 @@ def for_user(event: dict[str, Any], user: str) -> dict[str, Any]:
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/recommendations/{user}"
     event["pathParameters"] = {"user_id": user}
     return event
+
+
+def latency_table(first_column: str, results: dict[str, dict[str, float]]) -> str:
+    """The markdown table every latency benchmark prints: one row per measured thing."""
+    rows = [f"| {first_column} | p50 ms | p90 ms | p99 ms | mean ms |", "|---|---|---|---|---|"]
+    rows += [
+        f"| {name} | {stats['p50']:.2f} | {stats['p90']:.2f} | {stats['p99']:.2f} | {stats['mean']:.2f} |"
+        for name, stats in results.items()
+    ]
+    return "\n".join(rows)
+
+
+def event_file(name: str) -> dict[str, Any]:
+    """One of tests/events/, as sam local invoke would send it."""
+    import json
+
+    return json.loads((ROOT / "tests" / "events" / name).read_text())

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, embedded_s3, for_user, percentiles_ms, timed
+from common import ROOT, embedded_s3, event_file, for_user, latency_table, percentiles_ms, timed
 
 COLD_PROBE = r"""
 import json, sys, time
@@ -78,10 +78,6 @@ def cold_start(model_dir: Path) -> list[dict[str, Any]]:
     return results
 
 
-def http_event(name: str) -> dict[str, Any]:
-    return json.loads((ROOT / "tests" / "events" / name).read_text())
-
-
 def warm_latency(model_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
     os.environ.update(
         {
@@ -109,7 +105,7 @@ def warm_latency(model_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
     from recsys.runtime.local_context import LocalLambdaContext
 
     context = LocalLambdaContext(function_name="bench")
-    rec_event = http_event("rerank_http_api_recommendations.json")
+    rec_event = event_file("rerank_http_api_recommendations.json")
 
     def recommendations() -> None:
         user = rng.choice(users) if rng.random() > 0.1 else f"unknown-{rng.randrange(10**6)}"
@@ -126,12 +122,12 @@ def warm_latency(model_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
     routes = {
         "GET /recommendations (HTTP API v2)": recommendations,
         "GET /recommendations (REST v1)": simple(
-            rerank_handler.handler, http_event("rerank_rest_api_recommendations.json")
+            rerank_handler.handler, event_file("rerank_rest_api_recommendations.json")
         ),
-        "direct invoke recommend": simple(rerank_handler.handler, http_event("rerank_direct.json")),
-        "POST /rerank (5 ids)": simple(rerank_handler.handler, http_event("rerank_http_api_rerank.json")),
-        "POST /candidates (k=20)": simple(candidates_handler.handler, http_event("candidates_http_api.json")),
-        "GET /items/{id}/similar": simple(candidates_handler.handler, http_event("candidates_http_api_similar.json")),
+        "direct invoke recommend": simple(rerank_handler.handler, event_file("rerank_direct.json")),
+        "POST /rerank (5 ids)": simple(rerank_handler.handler, event_file("rerank_http_api_rerank.json")),
+        "POST /candidates (k=20)": simple(candidates_handler.handler, event_file("candidates_http_api.json")),
+        "GET /items/{id}/similar": simple(candidates_handler.handler, event_file("candidates_http_api_similar.json")),
     }
     results = {}
     with redirect_stdout(io.StringIO()):  # EMF lines
@@ -181,10 +177,7 @@ def main() -> None:
         )
     started = time.perf_counter()
     warm = warm_latency(model_dir, repeat)
-    print(f"\n| warm, {repeat} calls each | p50 ms | p90 ms | p99 ms | mean ms |")
-    print("|---|---|---|---|---|")
-    for name, stats in warm.items():
-        print(f"| {name} | {stats['p50']:.2f} | {stats['p90']:.2f} | {stats['p99']:.2f} | {stats['mean']:.2f} |")
+    print("\n" + latency_table(f"warm, {repeat} calls each", warm))
     rec = warm["GET /recommendations (HTTP API v2)"]
     core = warm["both stages in-process (no HTTP)"]
     print(

@@ -7,7 +7,9 @@ handler's own log lines go to stderr, CloudWatch's metric lines only with --verb
 
 The batch function reads its input from S3. Without AWS_ENDPOINT_URL or MODEL_BUCKET, an S3
 event runs against an embedded S3 (moto on 127.0.0.1) holding a small user file at the event's key,
-and what landed under output/ is listed on stderr.
+and what landed under output/ is listed on stderr. The ingest function, likewise, writes into an
+embedded events table and stream (created as the template declares them), and what they hold
+afterwards is listed on stderr.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ MODULES = {
     "rerank": "rerank_handler",
     "candidates": "candidates_handler",
     "batch_scoring": "batch_scoring_handler",
+    "ingest": "ingest_handler",
 }
 DEFAULT_EVENTS = {
     "rerank": "rerank_direct.json",
     "candidates": "candidates_direct.json",
     "batch_scoring": "batch_s3_put.json",
+    "ingest": "ingest_direct.json",
 }
+LOCAL_EVENTS_BUCKET = "recsys-local-events"
 SAMPLE_BATCH_ROWS = ('{"user_id": "185", "k": 3}', '{"user_id": "brand-new", "k": 2}', "{oops")
 
 
@@ -91,11 +96,21 @@ def main() -> int:
                 f"embedded S3: s3://{bucket}/ holds {len(SAMPLE_BATCH_ROWS)} user rows at the event's key",
                 file=sys.stderr,
             )
+        if args.function == "ingest" and local:
+            from local_events import create_event_store
+            from local_s3 import embedded_s3
+
+            stack.enter_context(embedded_s3())
+            os.environ.update(create_event_store(LOCAL_EVENTS_BUCKET, "recsys"))
         response = call(handler, event, args.function, args.verbose)
         if bucket is not None:
             from local_s3 import batch_output
 
             print("\n".join(batch_output(bucket)), file=sys.stderr)
+        if args.function == "ingest" and local:
+            from local_events import stored_events
+
+            print("\n".join(stored_events(LOCAL_EVENTS_BUCKET, "recsys")), file=sys.stderr)
     if isinstance(response, dict) and isinstance(response.get("body"), str):
         response = {**response, "body": json.loads(response["body"])}
     print(json.dumps(response, indent=2))

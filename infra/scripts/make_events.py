@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 EVENTS = Path(__file__).resolve().parents[2] / "tests" / "events"
 ACCOUNT, API_ID, STAGE = "123456789012", "a1b2c3d4e5", "$default"
-EPOCH_MS, REQUEST_TIME = 1732358400000, "23/Nov/2026:12:00:00 +0000"
+SENT_AT = 1795435200  # 2026-11-23T12:00:00Z, in epoch seconds
+EPOCH_MS, REQUEST_TIME = SENT_AT * 1000, "23/Nov/2026:12:00:00 +0000"
 
 
 def http_api_v2(
@@ -158,6 +159,26 @@ def s3_put(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
 def main() -> None:
     EVENTS.mkdir(parents=True, exist_ok=True)
     user, items = "185", ["0770828", "1300854", "1408101", "0770828", "no-such-item"]
+    # Personalize PutEvents' shape: sentAt in epoch seconds or ISO 8601; properties a JSON string
+    put_events = {
+        "trackingId": "recsys-demo",
+        "userId": user,
+        "sessionId": "session-185-1",
+        "eventList": [
+            {"eventType": "watch", "itemId": "1300854", "sentAt": SENT_AT - 600, "eventId": "e-1"},
+            {
+                "eventType": "watch",
+                "itemId": "1408101",
+                "sentAt": "2026-11-23T12:00:00Z",
+                "eventValue": 8.0,
+                "properties": '{"device": "tv"}',
+            },
+        ],
+    }
+    batch_events = [
+        {"userId": "new-visitor-7", "sessionId": "s-7", "eventType": "watch", "itemId": "1300854", "sentAt": SENT_AT},
+        {"userId": "185", "sessionId": "session-185-2", "eventType": "click", "itemId": "0770828", "sentAt": SENT_AT},
+    ]
     events = {
         "rerank_http_api_recommendations.json": http_api_v2(
             "GET",
@@ -183,6 +204,11 @@ def main() -> None:
             "POST", "/candidates", "/candidates", {}, {}, {"user_id": user, "k": 20}
         ),
         "candidates_direct.json": {"action": "candidates", "user_id": user, "k": 20},
+        "ingest_http_api_events.json": http_api_v2("POST", "/events", "/events", {}, {}, put_events),
+        "ingest_http_api_event_batch.json": http_api_v2(
+            "POST", "/events/batch", "/events/batch", {}, {}, {"events": batch_events}
+        ),
+        "ingest_direct.json": {"action": "put_events", **put_events},
         "batch_s3_put.json": s3_put(
             "recsys-batch-123456789012",
             "input/weekly+users%282026-11%29.jsonl",

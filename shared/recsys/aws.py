@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import botocore.session
     from boto3.session import Session
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_firehose import FirehoseClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -45,11 +47,17 @@ def _start_session(keep_service_models: bool = False) -> None:
 
 
 @cache
-def _client(service: str) -> Any:
+def _client(service: str, timeout_seconds: float | None = None) -> Any:
     from botocore.config import Config
 
-    # bounded waits: a stalled connection must not hold a request (or a SnapStart hook) for minutes
-    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+    if timeout_seconds is None:
+        # bounded waits: a stalled connection must not hold a request (or a SnapStart hook) for minutes
+        config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+    else:
+        # a read inside a request's budget: one attempt, and no wait longer than the budget
+        config = Config(
+            connect_timeout=timeout_seconds, read_timeout=timeout_seconds, retries={"total_max_attempts": 1}
+        )
     return _session().client(service, config=config)  # type: ignore[call-overload]
 
 
@@ -59,6 +67,15 @@ def s3() -> S3Client:
 
 def stepfunctions() -> SFNClient:
     return cast("SFNClient", _client("stepfunctions"))
+
+
+def dynamodb(timeout_seconds: float | None = None) -> DynamoDBClient:
+    """The DynamoDB client; with `timeout_seconds`, one that tries once and waits no longer than that."""
+    return cast("DynamoDBClient", _client("dynamodb", timeout_seconds))
+
+
+def firehose() -> FirehoseClient:
+    return cast("FirehoseClient", _client("firehose"))
 
 
 def reset() -> None:

@@ -89,3 +89,10 @@ class PromotionRefusedError(RecsysError):
 
     code = "promotion_refused"
     status = 409
+
+
+class EventStoreUnavailableError(RecsysError):
+    """The event table or the event log refused a write after retries; the sender should retry."""
+
+    code = "event_store_unavailable"
+    status = 503

@@ -16,10 +16,14 @@ from recsys.runtime import container as runtime
 from recsys.runtime.local_context import LocalLambdaContext
 from recsys.train.pipeline import TrainJob
 
+from ..unit.test_template import RESOURCES
+
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 BUCKET = "recsys-models-test"
+TABLE, STREAM, PREFIX = "recsys-user-events", "recsys-events", "recsys"
 
 
 @pytest.fixture
@@ -28,6 +32,32 @@ def s3(aws_env: None) -> Iterator[S3Client]:
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         yield client
+
+
+@pytest.fixture
+def event_store(s3: S3Client, monkeypatch: pytest.MonkeyPatch) -> DynamoDBClient:
+    """The events table as the template declares it, and a Firehose stream into the model bucket."""
+    declared = RESOURCES["UserEventsTable"]["Properties"]
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode=declared["BillingMode"],
+        KeySchema=declared["KeySchema"],
+        AttributeDefinitions=declared["AttributeDefinitions"],
+    )
+    boto3.client("firehose", region_name="us-east-1").create_delivery_stream(
+        DeliveryStreamName=STREAM,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/events-delivery",
+            "BucketARN": f"arn:aws:s3:::{BUCKET}",
+            "Prefix": f"{PREFIX}/events/",
+        },
+    )
+    monkeypatch.setenv("USER_EVENTS_TABLE", TABLE)
+    monkeypatch.setenv("EVENTS_STREAM", STREAM)
+    monkeypatch.setenv("EVENTS_TTL_DAYS", "3650")  # the event files are dated 2026-11-23
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    return dynamodb
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Schemathesis against the app's own OpenAPI document: both functions' routes, a local synthetic model.
+"""Schemathesis against the app's own OpenAPI document: every function's routes, a local synthetic model.
 
 What README.md "Serving" promises, checked on generated requests (schema-valid and schema-breaking):
 client input never causes a 5xx; every 4xx body is exactly {"error": {"code": str, "message": str}};
@@ -10,6 +10,7 @@ Generation is bounded and seeded, so CI sees the same requests on every run.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ Method = Literal["GET", "POST", "PUT", "DELETE", "TRACE"]
 SEED = 20_240_601
 EXAMPLES_PER_OPERATION = 40
 #: No example database: a run replays nothing a previous one stored, so each run is the seed's alone.
+#: one clock for the whole run: a strategy's bounds may not move between the cases hypothesis replays
+NOW = int(time.time())
 GENERATION = {"max-examples": EXAMPLES_PER_OPERATION, "database": "none"}
 
 #: Checks left out, and why: the schema types ids as any string and k as any integer, while the app
@@ -77,8 +80,9 @@ def served_ids(synthetic_run: TrainJob) -> ServedIds:
 
 
 @pytest.fixture(autouse=True)
-def _serve_synthetic_model(monkeypatch: pytest.MonkeyPatch, synthetic_run: TrainJob) -> None:
-    """The app serves the synthetic model from its directory (the container is reset around each test)."""
+def _serve_synthetic_model(monkeypatch: pytest.MonkeyPatch, synthetic_run: TrainJob, event_store: object) -> None:
+    """The app serves the synthetic model from its directory (the container is reset around each test), and
+    takes events into the events table and stream (moto)."""
     monkeypatch.setenv("MODEL_DIR", str(synthetic_run.out))
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     for name in ("MODEL_BUCKET", "MODEL_VERSION", "DEFAULT_K", "MAX_K", "MAX_ITEM_IDS", "MAX_ID_LENGTH"):
@@ -153,6 +157,14 @@ def steer_towards_known_ids(case: ApiCase, data: st.DataObject, ids: ServedIds) 
         for name, known_values in body_fields:
             if name in case.body:
                 case.body[name] = maybe(case.body[name], known_values)
+        # events (POST /events, /events/batch): a known user and item, sent in the last hour
+        event_fields = [("userId", users), ("itemId", items), ("sentAt", st.integers(NOW - 3600, NOW))]
+        events = case.body.get("eventList", case.body.get("events"))
+        for entry in [case.body, *(events if isinstance(events, list) else [])]:
+            if isinstance(entry, dict):
+                for name, known_values in event_fields:
+                    if name in entry:
+                        entry[name] = maybe(entry[name], known_values)
 
 
 UNDECLARED_METHODS: list[tuple[Method, str, Method]] = [
@@ -162,6 +174,7 @@ UNDECLARED_METHODS: list[tuple[Method, str, Method]] = [
     ("GET", "/rerank", "POST"),
     ("GET", "/candidates", "POST"),
     ("POST", "/items/{item_id}/similar", "GET"),
+    ("GET", "/events", "POST"),
 ]
 
 

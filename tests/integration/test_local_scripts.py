@@ -80,6 +80,15 @@ def test_invoke_batch_on_an_s3_test_event_answers_without_staging(demo_model_dir
     assert json.loads(done.stdout) == {"skipped": "s3:TestEvent"}
 
 
+def test_invoke_ingest_stores_the_direct_event_in_an_embedded_table_and_log(demo_model_dir: Path) -> None:
+    done = run("invoke.py", "--function", "ingest", model=demo_model_dir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"accepted": 2, "duplicates": 0}
+    assert "table recsys-user-events: 2 events" in done.stderr
+    assert "user 185  1795434600000#watch#1300854  item 1300854" in done.stderr
+    assert "log s3://recsys-local-events/recsys/events/" in done.stderr
+
+
 def test_invoke_with_a_missing_event_file_says_so_in_one_line(demo_model_dir: Path) -> None:
     done = run("invoke.py", "--function", "rerank", "--event", "nope.json", model=demo_model_dir)
     assert done.returncode == 1

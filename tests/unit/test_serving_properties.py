@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from recsys.api.models import RecommendRequest, RerankRequest
-from recsys.api.service import FALLBACK, UNKNOWN_ITEM, RecommendationService
+from recsys.api.service import FALLBACK, SESSION, UNKNOWN_ITEM, RecommendationService
 from recsys.api.settings import ApiSettings
 from recsys.loaded import LoadedModel
 from recsys.ranking.topk import top_k_per_row
@@ -88,7 +88,8 @@ def user_ids(served: Served) -> st.SearchStrategy[str]:
 @given(data=st.data())
 def test_recommendations_are_the_best_k_eligible_items_without_duplicates(served: Served, data: st.DataObject) -> None:
     """k items (all eligible ones if fewer): distinct, none excluded, none seen with exclude_seen, all in the
-    genre asked for; scores non-increasing, ranks 1..n; an unknown user gets the popularity fallback."""
+    genre asked for; scores non-increasing, ranks 1..n; an unknown user gets the popularity fallback, or the
+    session one when a known item seeds co-visitation."""
     limits = served.service.settings
     user_id = data.draw(user_ids(served), label="user_id")
     k = data.draw(st.integers(1, served.max_k), label="k")
@@ -123,7 +124,8 @@ def test_recommendations_are_the_best_k_eligible_items_without_duplicates(served
     scores = [item.score for item in answer.items]
     assert all(score is not None for score in scores)
     assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
-    assert answer.fallback == (None if user_id in served.users else FALLBACK)
+    seeded = bool(set(recent_items) & set(served.items))
+    assert answer.fallback == (None if user_id in served.users else SESSION if seeded else FALLBACK)
     assert answer.user_id == user_id
 
 

@@ -37,7 +37,7 @@ TEMPLATE: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loade
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 
 # The only wildcards a resource may hold: the end of a prefix we own.
-ALLOWED_WILDCARD_SUFFIXES = ("/models/*", "/input/*", "/output/*", "-batch/*")
+ALLOWED_WILDCARD_SUFFIXES = ("/models/*", "/input/*", "/output/*", "-batch/*", "/events/*", "/events-errors/*")
 #: Statements allowed a bare "*" resource, and why.
 STAR_RESOURCE_ALLOWED = {"Logging": "CloudWatch Logs delivery APIs take no resource ARN"}
 
@@ -56,6 +56,8 @@ def strings_in(value: Any) -> list[str]:
 def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for policy in resource["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "PolicyDocument" in policy:  # an AWS::IAM::Role's
+            policy = policy["PolicyDocument"]
         if isinstance(policy, dict) and "Statement" in policy:
             found += policy["Statement"]
     return found
@@ -69,7 +71,7 @@ def iam_holders() -> dict[str, dict[str, Any]]:
     return {
         k: v
         for k, v in RESOURCES.items()
-        if v["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+        if v["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::IAM::Role")
     }
 
 
@@ -91,6 +93,11 @@ def test_no_action_or_resource_wildcards_beyond_a_prefix(name: str) -> None:
 def test_serving_functions_only_read_the_models_prefix(name: str) -> None:
     for statement in statements(RESOURCES[name]):
         assert statement["Effect"] == "Allow"
+        if statement["Sid"] == "ReadSessions":  # the session read: one query of the events table, nothing else
+            assert name == "RerankFunction"
+            assert statement["Action"] == "dynamodb:Query"
+            assert statement["Resource"] == {"Fn::GetAtt": ["UserEventsTable", "Arn"]}
+            continue
         assert statement["Action"] in ("s3:GetObject", "s3:ListBucket")
         resource = " ".join(strings_in(statement["Resource"]))
         if statement["Action"] == "s3:GetObject":
@@ -143,6 +150,8 @@ def test_every_route_has_an_authorizer_and_the_stage_throttles_and_logs() -> Non
         "GET /model",
         "POST /candidates",
         "GET /items/{item_id}/similar",
+        "POST /events",
+        "POST /events/batch",
     }
     for route in routes.values():
         assert route["Properties"]["AuthorizationType"] == {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]}
@@ -228,3 +237,73 @@ def test_the_api_invokes_the_alias_not_latest(name: str) -> None:
 def test_batch_scoring_runs_without_snapstart() -> None:
     # its 4 GB of /tmp is beyond SnapStart's 512 MB, and a job of minutes gains nothing from it
     assert "SnapStart" not in RESOURCES["BatchScoringFunction"]["Properties"]
+
+
+def test_ingestion_may_only_read_and_write_the_events_table_and_send_to_the_stream() -> None:
+    by_sid = {s["Sid"]: s for s in statements(RESOURCES["IngestFunction"])}
+    assert by_sid == {
+        "StoreUserEvents": {
+            "Sid": "StoreUserEvents",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
+            "Resource": {"Fn::GetAtt": ["UserEventsTable", "Arn"]},
+        },
+        "LogEvents": {
+            "Sid": "LogEvents",
+            "Effect": "Allow",
+            "Action": "firehose:PutRecordBatch",
+            "Resource": {"Fn::GetAtt": ["EventsDeliveryStream", "Arn"]},
+        },
+    }
+    variables = RESOURCES["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["USER_EVENTS_TABLE"] == {"Ref": "UserEventsTable"}
+    assert variables["EVENTS_STREAM"] == {"Ref": "EventsDeliveryStream"}
+    assert RESOURCES["RerankFunction"]["Properties"]["Environment"]["Variables"]["USER_EVENTS_TABLE"] == {
+        "Ref": "UserEventsTable"
+    }
+
+
+def test_the_events_table_is_on_demand_encrypted_recoverable_and_expires_what_the_code_marks() -> None:
+    from recsys.events.table import EXPIRES, ITEM, KEY, USER
+
+    table = RESOURCES["UserEventsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": EXPIRES, "Enabled": True}
+    assert [k["AttributeName"] for k in table["KeySchema"]] == [USER, KEY]
+    assert ITEM not in {a["AttributeName"] for a in table["AttributeDefinitions"]}  # keys only are declared
+
+
+def test_the_event_log_lands_where_its_reader_looks_and_its_role_writes_only_there() -> None:
+    destination = RESOURCES["EventsDeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert destination["Prefix"] == {"Fn::Sub": "${ModelPrefix}/events/"}  # recsys.events.log.read_event_log
+    assert destination["CompressionFormat"] == "GZIP"
+    assert RESOURCES["EventsDeliveryStream"]["Properties"]["DeliveryStreamEncryptionConfigurationInput"]
+    role = RESOURCES["EventsDeliveryRole"]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
+    for statement in role["Policies"][0]["PolicyDocument"]["Statement"]:
+        resource = strings_in(statement["Resource"])[0]
+        if "s3:PutObject" in statement["Action"]:
+            assert resource.endswith(("/${ModelPrefix}/events/*", "/${ModelPrefix}/events-errors/*"))
+        else:
+            assert "*" not in resource and not any(a.startswith("s3:Put") for a in statement["Action"])
+
+
+def test_alarms_on_our_own_metrics_watch_names_the_code_emits() -> None:
+    """An alarm on a metric name nobody emits never fires: each ServerlessRecsys alarm names a metric
+    some `metrics.add_metric(name=...)` in shared/recsys sends, with the service dimension Powertools adds."""
+    emitted = {
+        name
+        for path in (ROOT / "shared" / "recsys").rglob("*.py")
+        for name in re.findall(r'add_metric\(\s*name="(\w+)"', path.read_text(encoding="utf-8"))
+    }
+    powertools = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    ours = [a for a in alarms if a.get("Namespace") == powertools["POWERTOOLS_METRICS_NAMESPACE"]]
+    assert ours, "the event store alarm watches our own metric"
+    for alarm in ours:
+        assert alarm["MetricName"] in emitted, alarm["MetricName"]
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": powertools["POWERTOOLS_SERVICE_NAME"]}]

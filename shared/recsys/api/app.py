@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from recsys.api.auth import check_may_read
+from recsys.api.auth import check_acts_for
 from recsys.api.models import (
     CandidateList,
     CandidatesRequest,
@@ -30,11 +30,16 @@ from recsys.api.models import (
 from recsys.api.service import RecommendationService
 from recsys.api.settings import get_api_settings
 from recsys.errors import RecsysError
+from recsys.events.ingest import get_ingestor
+from recsys.events.models import EventBatchRequest, Ingested, PutEventsRequest
+from recsys.events.session import get_session_reader
 from recsys.runtime.container import get_provider
 from recsys.runtime.telemetry import logger
 
 #: The two serving functions -> whether each ranks (loads the ranker and its feature tables).
 RANKS = {"rerank": True, "candidates": False}
+#: Every function with HTTP routes: the two serving ones, and event ingestion (no model).
+FUNCTIONS = (*RANKS, "ingest")
 _HTTP_CODES = {
     400: "bad_request",
     403: "forbidden",
@@ -48,6 +53,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": code}
     for status, code in {**_HTTP_CODES, 503: "model_unavailable"}.items()
 }
+
+#: the ingest routes have no model: their 503 is the event store's
+_INGEST_ERRORS: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "event_store_unavailable"}}
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -63,25 +71,25 @@ def validation_message(errors: Sequence[Any]) -> str:
 
 def service_factory(functions: Iterable[str]) -> Callable[[], RecommendationService]:
     """The service for an app serving these functions: with the ranker if any of them ranks."""
-    with_ranker = any(RANKS[name] for name in functions)
+    with_ranker = any(RANKS.get(name, False) for name in functions)
 
     def service() -> RecommendationService:
-        return RecommendationService(get_provider(with_ranker), get_api_settings())
+        return RecommendationService(get_provider(with_ranker), get_api_settings(), get_session_reader())
 
     return service
 
 
-def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
-    """The routes of one function ("candidates" or "rerank"), or of both for local serving.
+def create_app(functions: str | Iterable[str] = FUNCTIONS) -> FastAPI:
+    """The routes of one function ("candidates", "rerank" or "ingest"), or of several for local serving.
 
     Routes are `async def` although they compute: a Lambda container serves one request at a
     time, and a plain `def` route would be handed to a worker thread, which Mangum's fresh
     event loop per invocation must start anew each time (about 2 ms of every request).
     """
     enabled = {functions} if isinstance(functions, str) else set(functions)
-    unknown = enabled - set(RANKS)
+    unknown = enabled - set(FUNCTIONS)
     if unknown:
-        raise ValueError(f"unknown function(s) {sorted(unknown)}; choose from {sorted(RANKS)}")
+        raise ValueError(f"unknown function(s) {sorted(unknown)}; choose from {sorted(FUNCTIONS)}")
     service = service_factory(enabled)
     app = FastAPI(
         title="serverless-recsys",
@@ -115,13 +123,15 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
-    @app.get("/health", tags=["ops"])
-    async def health() -> Health:
-        return service().health()
+    if enabled & set(RANKS):  # the ops routes answer about a model; ingestion has none
 
-    @app.get("/model", tags=["ops"])
-    async def model() -> ModelInfo:
-        return service().model_info()
+        @app.get("/health", tags=["ops"])
+        async def health() -> Health:
+            return service().health()
+
+        @app.get("/model", tags=["ops"])
+        async def model() -> ModelInfo:
+            return service().model_info()
 
     if "rerank" in enabled:
 
@@ -135,7 +145,7 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
             genre: str | None = None,
             recent_items: Annotated[str | None, Query(description="comma-separated item ids")] = None,
         ) -> Recommendations:
-            check_may_read(http, user_id, get_api_settings())
+            check_acts_for(http, [user_id], get_api_settings())
             request = RecommendRequest(
                 user_id=user_id,
                 k=k,
@@ -148,19 +158,31 @@ def create_app(functions: str | Iterable[str] = tuple(RANKS)) -> FastAPI:
 
         @app.post("/rerank", tags=["recommendations"])
         async def rerank(http: Request, body: Annotated[RerankRequest, Body()]) -> Reranked:
-            check_may_read(http, body.user_id, get_api_settings())
+            check_acts_for(http, [body.user_id], get_api_settings())
             return service().rerank(body)
 
     if "candidates" in enabled:
 
         @app.post("/candidates", tags=["candidates"])
         async def candidates(http: Request, body: Annotated[CandidatesRequest, Body()]) -> CandidateList:
-            check_may_read(http, body.user_id, get_api_settings())
+            check_acts_for(http, [body.user_id], get_api_settings())
             return service().candidates(body)
 
         @app.get("/items/{item_id}/similar", tags=["candidates"])
         async def similar(item_id: Annotated[str, Path(min_length=1)], k: int | None = None) -> SimilarItems:
             return service().similar(SimilarRequest(item_id=item_id, k=k))
+
+    if "ingest" in enabled:
+
+        @app.post("/events", tags=["events"], responses=_INGEST_ERRORS)
+        async def put_events(http: Request, body: Annotated[PutEventsRequest, Body()]) -> Ingested:
+            check_acts_for(http, [body.user_id], get_api_settings())
+            return get_ingestor().put_events(body)
+
+        @app.post("/events/batch", tags=["events"], responses=_INGEST_ERRORS)
+        async def put_event_batch(http: Request, body: Annotated[EventBatchRequest, Body()]) -> Ingested:
+            check_acts_for(http, {event.user_id for event in body.events}, get_api_settings())
+            return get_ingestor().put_event_batch(body)
 
     return app
 

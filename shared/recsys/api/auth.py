@@ -1,14 +1,16 @@
-"""Who may read whose recommendations, when API Gateway's JWT authorizer vouches for the caller.
+"""Who may read whose recommendations (and send whose events), when API Gateway's JWT authorizer
+vouches for the caller.
 
 The authorizer has already checked the token's signature, issuer, audience and expiry; it passes the
-claims on in `requestContext.authorizer.jwt`. A caller may ask only about the user its token names
-(the `AUTH_USER_CLAIM` claim, `sub` by default), unless the token carries `AUTH_ADMIN_SCOPE`. IAM
-callers (services signing with SigV4), direct invokes and local serving have no end-user identity
-and are not restricted here: IAM policies decide who may call at all.
+claims on in `requestContext.authorizer.jwt`. A caller may ask about, or send events of, only the user
+its token names (the `AUTH_USER_CLAIM` claim, `sub` by default), unless the token carries
+`AUTH_ADMIN_SCOPE`. IAM callers (services signing with SigV4), direct invokes and local serving have
+no end-user identity and are not restricted here: IAM policies decide who may call at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
@@ -28,8 +30,9 @@ def jwt_authorizer(request: Request) -> dict[str, Any] | None:
     return jwt if isinstance(jwt, dict) else None
 
 
-def check_may_read(request: Request, user_id: str, settings: ApiSettings) -> None:
-    """Raise ForbiddenError unless this caller may read `user_id`'s recommendations."""
+def check_acts_for(request: Request, user_ids: Iterable[str], settings: ApiSettings) -> None:
+    """Raise ForbiddenError unless this caller may act for each of these users (read their
+    recommendations, send their events)."""
     jwt = jwt_authorizer(request)
     if jwt is None:
         return
@@ -38,8 +41,9 @@ def check_may_read(request: Request, user_id: str, settings: ApiSettings) -> Non
     scopes = jwt.get("scopes") or str(claims.get("scope", "")).split()
     if settings.auth_admin_scope in scopes:
         return
-    if str(claims.get(settings.auth_user_claim, "")) != user_id:
+    own = str(claims.get(settings.auth_user_claim, ""))
+    if any(user_id != own for user_id in user_ids):
         raise ForbiddenError(
-            f"this token may read only its own user (claim {settings.auth_user_claim!r}), "
-            f"or any user with scope {settings.auth_admin_scope!r}"
+            f"this token may act only for its own user (claim {settings.auth_user_claim!r}), "
+            f"or for any user with scope {settings.auth_admin_scope!r}"
         )

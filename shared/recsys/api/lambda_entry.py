@@ -4,7 +4,8 @@ through one table of actions.
 A direct invoke (`aws lambda invoke`, `sam local invoke`, a Step Functions task) sends a JSON
 object such as {"user_id": "42", "k": 10}; the optional "action" picks the route:
 recommend (rerank function default), rerank, candidates (candidates function default),
-similar, model, health. The answer is the same JSON body the HTTP route returns; an error is
+similar, model, health; and for the ingest function put_events (default, a PutEvents body) and
+put_event_batch ({"events": [...]}). The answer is the same JSON body the HTTP route returns; an error is
 {"error": {"code", "message"}, "status": <HTTP status>}.
 """
 
@@ -20,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 from pydantic import BaseModel, ValidationError
 
-from recsys.api.app import create_app, error_body, service_factory, validation_message
+from recsys.api.app import RANKS, create_app, error_body, service_factory, validation_message
 from recsys.api.models import (
     CandidatesRequest,
     NoParameters,
@@ -31,6 +32,8 @@ from recsys.api.models import (
 from recsys.api.service import RecommendationService
 from recsys.api.warmup import warm_up
 from recsys.errors import RecsysError
+from recsys.events.ingest import EventIngestor, get_ingestor
+from recsys.events.models import EventBatchRequest, PutEventsRequest
 from recsys.runtime.lambda_handler import Event, Handler, instrumented
 from recsys.runtime.snapstart import Preparation, prepare
 from recsys.runtime.telemetry import logger
@@ -39,7 +42,7 @@ from recsys.runtime.telemetry import logger
 @dataclass(frozen=True)
 class Action:
     request: type[BaseModel]
-    run: Callable[[RecommendationService, Any], BaseModel]
+    run: Callable[[Any, Any], BaseModel]  # (the function's service, the validated request) -> its answer
 
 
 ACTIONS: dict[str, Action] = {
@@ -49,11 +52,14 @@ ACTIONS: dict[str, Action] = {
     "similar": Action(SimilarRequest, RecommendationService.similar),
     "model": Action(NoParameters, lambda service, _: service.model_info()),
     "health": Action(NoParameters, lambda service, _: service.health()),
+    "put_events": Action(PutEventsRequest, EventIngestor.put_events),
+    "put_event_batch": Action(EventBatchRequest, EventIngestor.put_event_batch),
 }
 #: What each function answers on a direct invoke; the first is the default when "action" is absent.
 FUNCTION_ACTIONS = {
     "rerank": ("recommend", "rerank", "model", "health"),
     "candidates": ("candidates", "similar", "model", "health"),
+    "ingest": ("put_events", "put_event_batch"),
 }
 
 
@@ -69,7 +75,10 @@ def _error(code: str, message: str, status: int) -> dict[str, Any]:
     return {**error_body(code, message), "status": status}
 
 
-def direct_invoke(function: str, event: Event, service: Callable[[], RecommendationService]) -> dict[str, Any]:
+Service = RecommendationService | EventIngestor
+
+
+def direct_invoke(function: str, event: Event, service: Callable[[], Service]) -> dict[str, Any]:
     if not isinstance(event, dict):
         return _error("invalid_request", f"a direct invoke must be a JSON object, got {type(event).__name__}", 422)
     action = action_of(function, event)
@@ -80,9 +89,9 @@ def direct_invoke(function: str, event: Event, service: Callable[[], Recommendat
         request = spec.request.model_validate({k: v for k, v in event.items() if k != "action"})
     except ValidationError as exc:
         return _error("invalid_request", validation_message(exc.errors()), 422)
-    handler_service = service()  # outside the try: bad settings are the deployment's fault, not the caller's
     try:
-        return spec.run(handler_service, request).model_dump(mode="json")
+        # settings errors (ValidationError) are the deployment's fault, not the caller's: they fail the invocation
+        return spec.run(service(), request).model_dump(mode="json")
     except RecsysError as exc:
         return _error(exc.code, exc.message, exc.status)
 
@@ -101,13 +110,17 @@ def _http(asgi: Mangum, event: dict[str, Any], context: LambdaContext) -> dict[s
 
 def make_handler(function: str) -> Handler:
     asgi = Mangum(create_app(function), lifespan="off", api_gateway_base_path="/")
-    service = service_factory([function])
-
-    prepare(
-        Preparation(
-            provider=lambda: service().provider, warm_up=lambda model: warm_up(cast(Any, asgi), function, model)
+    service: Callable[[], Service]
+    if function in RANKS:
+        recommendations = service = service_factory([function])
+        prepare(
+            Preparation(
+                provider=lambda: recommendations().provider,
+                warm_up=lambda model: warm_up(cast(Any, asgi), function, model),
+            )
         )
-    )
+    else:  # ingestion loads no model: nothing to prepare before a snapshot
+        service = get_ingestor
 
     def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
         if is_http_event(event):

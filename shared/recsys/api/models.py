@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-Fallback = Literal["popularity"]
+Fallback = Literal["popularity", "session"]
 
 
 class _Request(BaseModel):
@@ -71,7 +71,10 @@ class _Answer(BaseModel):
 
 class Recommendations(_Answer):
     user_id: str
-    fallback: Fallback | None = Field(description="`popularity` for a user the model has no history of")
+    fallback: Fallback | None = Field(
+        description="for a user the model has no history of: `session` when their latest events (or "
+        "`recent_items`) seeded the list, `popularity` otherwise"
+    )
     candidates_considered: int
     items: list[ScoredItem]
 

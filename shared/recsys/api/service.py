@@ -1,7 +1,8 @@
 """What each route does, independent of HTTP: a validated request model in, a response model out.
 
-The hot path (`recommend`) touches no pandas and makes no S3 call: an id lookup, the
-vectorised two stages on one row, and a few list conversions.
+The hot path (`recommend`) touches no pandas and makes no S3 call: an id lookup, the user's
+latest events from the event table where one is configured (one bounded query), the vectorised two
+stages on one row, and a few list conversions.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from recsys.api.settings import ApiSettings
 from recsys.candidates.base import ItemNeighbours
 from recsys.candidates.generate import Candidates
 from recsys.errors import InvalidRequestError, NotFoundError, TooLargeError
+from recsys.events.session import SessionReader
 from recsys.idmap import ID_CHARACTERS, is_valid_id
 from recsys.loaded import LoadedModel
 from recsys.ragged import Ragged
@@ -43,6 +45,8 @@ from recsys.runtime.telemetry import metrics, tracer
 from recsys.store.provider import ModelProvider
 
 FALLBACK = "popularity"
+#: the label of a user the model has no history of, served from the items of their session
+SESSION = "session"
 UNKNOWN_ITEM = "unknown_item"
 _FUSION = ReciprocalRankFusion()
 
@@ -83,9 +87,10 @@ def candidate_items(model: LoadedModel, ranked: Ranked, candidates: Candidates) 
 
 
 class RecommendationService:
-    def __init__(self, provider: ModelProvider, settings: ApiSettings) -> None:
+    def __init__(self, provider: ModelProvider, settings: ApiSettings, sessions: SessionReader | None = None) -> None:
         self.provider = provider
         self.settings = settings
+        self.sessions = sessions
 
     # -- validation ---------------------------------------------------------------------------
     def check_id(self, value: str, field: str) -> str:
@@ -135,6 +140,19 @@ class RecommendationService:
         )
         return model, user, request
 
+    def _with_session(self, model: LoadedModel, user_id: str, request: Request) -> Request:
+        """The request with the user's latest events from the table: their items seed co-visitation
+        (after the model's history, before the request's own `recent_items`) and, unless the caller
+        asked for seen items, are excluded like the history is."""
+        if self.sessions is None:
+            return request
+        consumed = self._known_items(model, self.sessions.recent_items(user_id)[::-1])  # oldest first, as seeds are
+        if not len(consumed.values):
+            return request
+        seeds = consumed if request.recent_items is None else consumed.concat(request.recent_items)
+        exclude = request.exclude if not request.exclude_seen else consumed.concat(request.exclude or Ragged.empty(1))
+        return replace(request, recent_items=seeds, exclude=exclude)
+
     @staticmethod
     def _allowed(model: LoadedModel, genre: str) -> npt.NDArray[np.bool_]:
         tables = model.arrays.feature_tables()
@@ -159,6 +177,7 @@ class RecommendationService:
         model, user, internal = self._user_request(
             request.user_id, request.k, request.exclude, request.recent_items, request.exclude_seen
         )
+        internal = self._with_session(model, request.user_id, internal)
         if request.genre is not None:  # an unknown (or malformed) genre is refused there, with the known ones listed
             internal = replace(internal, allowed=self._allowed(model, request.genre))
         started = time.perf_counter()
@@ -169,10 +188,11 @@ class RecommendationService:
             ranked = model.recommender.rank(batch, candidates, internal.k)
         done = time.perf_counter()
         self._record(model, {"candidates": generated - started, "rerank": done - generated}, user < 0)
+        seeded = internal.recent_items is not None and len(internal.recent_items.values) > 0
         return Recommendations(
             model_version=model.version,
             user_id=request.user_id,
-            fallback=FALLBACK if user < 0 else None,
+            fallback=None if user >= 0 else SESSION if seeded else FALLBACK,
             candidates_considered=len(candidates),
             items=scored_items(model, ranked),
         )

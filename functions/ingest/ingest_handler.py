@@ -1,0 +1,5 @@
+"""IngestFunction: POST /events (Personalize PutEvents shape) and POST /events/batch."""
+
+from recsys.api.lambda_entry import make_handler
+
+handler = make_handler("ingest")

@@ -1,0 +1,1 @@
+"""User events: validated at ingestion, kept per user in DynamoDB for serving, logged to S3 for training."""

@@ -1,0 +1,87 @@
+"""The event log: every new event as a JSON line, through Kinesis Data Firehose into S3.
+
+Firehose buffers the lines and writes them as gzip objects under `<prefix>/events/YYYY/MM/DD/HH/`
+(arrival time, UTC): few large objects instead of one per request, with no server of ours. Delivery
+is at least once (Firehose may repeat a record after a partial failure, and so may an ingest retry
+after its table write failed), so the reader drops repeated events by their identity, the same key
+the table uses.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from recsys import aws
+from recsys.errors import EventStoreUnavailableError
+from recsys.events.table import back_off
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mypy_boto3_firehose.type_defs import RecordTypeDef
+
+RECORDS_PER_CALL, BYTES_PER_CALL = 500, 4 * 1024 * 1024  # PutRecordBatch's limits
+ATTEMPTS = 3
+#: what makes two log lines the same event (as the table's key does)
+IDENTITY = ["user_id", "sent_at_ms", "event_type", "item_id"]
+
+
+@dataclass(frozen=True)
+class EventLog:
+    stream: str
+
+    def put(self, records: Sequence[dict[str, Any]]) -> None:
+        """Send the records; those Firehose refuses are sent again, then the whole call fails."""
+        lines = [(json.dumps(record, separators=(",", ":")) + "\n").encode() for record in records]
+        for batch in _batches(lines):
+            pending: list[RecordTypeDef] = [{"Data": line} for line in batch]
+            for attempt in range(ATTEMPTS):
+                answer = aws.firehose().put_record_batch(DeliveryStreamName=self.stream, Records=pending)
+                if not answer.get("FailedPutCount"):
+                    break
+                pending = [
+                    record
+                    for record, result in zip(pending, answer["RequestResponses"], strict=True)
+                    if "ErrorCode" in result
+                ]
+                back_off(attempt, ATTEMPTS)  # a partial failure is mostly throttling
+            else:
+                raise EventStoreUnavailableError(f"the event log refused {len(pending)} events; retry")
+
+
+def _batches(lines: list[bytes]) -> Iterable[list[bytes]]:
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        if batch and (len(batch) == RECORDS_PER_CALL or size + len(line) > BYTES_PER_CALL):
+            yield batch
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line)
+    if batch:
+        yield batch
+
+
+def parse_log_objects(bodies: Iterable[bytes]) -> pd.DataFrame:
+    """The events in these log objects (gzip or plain JSON lines), each event once, oldest first."""
+    import pandas as pd
+
+    rows = [
+        json.loads(line)
+        for body in bodies
+        for line in (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).splitlines()
+        if line.strip()
+    ]
+    frame = pd.DataFrame(rows, columns=None if rows else IDENTITY)
+    return frame.drop_duplicates(IDENTITY).sort_values("sent_at_ms", kind="stable").reset_index(drop=True)
+
+
+def read_event_log(bucket: str, prefix: str) -> pd.DataFrame:
+    """Every event under `s3://bucket/<prefix>/events/`, each once."""
+    client = aws.s3()
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/events/")
+    keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+    return parse_log_objects(client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys)
