@@ -4,7 +4,8 @@
 2. what it recommends to a few users with history, beside their last titles and the 7-day chart;
 3. what a user it has never seen gets;
 4. the Lambda side: publish to an embedded S3 (moto on 127.0.0.1), every handler on its event
-   from tests/events/, and a batch file dropped into the batch bucket;
+   from tests/events/, events sent to POST /events changing the next recommendations (the events
+   table and stream in the same moto), and a batch file dropped into the batch bucket;
 5. the HTML report, and where to look next.
 
 Every line fits a 100-column terminal.
@@ -18,9 +19,12 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from local_events import create_event_store
 from local_s3 import batch_output, embedded_s3, stage_user_file
 from recsys.loaded import LoadedModel
 from recsys.offline_metrics import top_k_agreement
@@ -43,6 +47,7 @@ DEMO_BUCKET = "recsys-demo-models"
 CHART = "chart_7d"  # the plainest strong baseline: the last 7 days' most-watched, minus what the user saw
 WIDTH = 100
 SHOWN = 5  # recommendations shown per user
+SESSION_DONOR = "1584"  # whose last three titles the demo's new visitor watches
 
 
 def heading(text: str) -> None:
@@ -103,7 +108,7 @@ def show_unknown_user(model: LoadedModel, titles: dict[str, str]) -> None:
         print(f"  {rank:>2}. {clip(titles.get(item, item), 60):<60} via {reason}")
 
 
-def show_lambda_round_trip(model_dir: Path) -> None:
+def show_lambda_round_trip(model_dir: Path, titles: dict[str, str]) -> None:
     """Publish to an embedded S3 and drive every handler on its event file, as Lambda would."""
     with embedded_s3() as endpoint:
         os.environ.update(
@@ -122,7 +127,8 @@ def show_lambda_round_trip(model_dir: Path) -> None:
 
         heading("the Lambda functions, against an embedded S3")
         boto3.client("s3").create_bucket(Bucket=DEMO_BUCKET)
-        print(f"S3 (moto) at {endpoint}")
+        os.environ.update(create_event_store(DEMO_BUCKET, "recsys"))
+        print(f"S3, DynamoDB and Firehose (moto) at {endpoint}")
         print(publish(model_dir, S3ModelStore(DEMO_BUCKET, "recsys")))
         runtime.reset()
         provider = runtime.get_provider()
@@ -130,7 +136,7 @@ def show_lambda_round_trip(model_dir: Path) -> None:
         seconds = provider.load_seconds
         print(f"loader: read CURRENT, downloaded, verified sha256, loaded {loaded.version} in {seconds:.2f}s")
 
-        sys.path[:0] = [str(ROOT / "functions" / name) for name in ("rerank", "candidates", "batch_scoring")]
+        sys.path[:0] = [str(ROOT / "functions" / name) for name in ("rerank", "candidates", "batch_scoring", "ingest")]
         import candidates_handler
         import rerank_handler
 
@@ -152,7 +158,75 @@ def show_lambda_round_trip(model_dir: Path) -> None:
             body = json.loads(response["body"]) if "body" in response else response
             top = ", ".join(f"{i['item_id']} ({i['reason']})" for i in body.get("items", [])[:2])
             print(clip(f"  {event_name:<38} {status:>6}  {top}", WIDTH))
+        show_events(context, loaded, titles)
         show_batch(context)
+
+
+def call(handler: Any, event: dict[str, Any], context: LocalLambdaContext) -> dict[str, Any]:
+    """The handler's HTTP answer body (its EMF metric lines are CloudWatch's, not the reader's)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        response = handler(event, context)
+    assert response["statusCode"] == 200, response
+    return json.loads(response["body"])  # type: ignore[no-any-return]
+
+
+def recommendations(user_id: str, context: LocalLambdaContext, k: int = SHOWN) -> dict[str, Any]:
+    import rerank_handler
+
+    event = json.loads((ROOT / "tests" / "events" / "rerank_http_api_recommendations.json").read_text())
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/recommendations/{user_id}"
+    event["pathParameters"] = {"user_id": user_id}
+    event["rawQueryString"], event["queryStringParameters"] = f"k={k}", {"k": str(k)}
+    return call(rerank_handler.handler, event, context)
+
+
+def send_events(user_id: str, items: list[str], sent_at: float, context: LocalLambdaContext) -> dict[str, Any]:
+    """POST /events: the user watched these items a minute apart, the last at `sent_at`."""
+    import ingest_handler
+
+    body = {
+        "userId": user_id,
+        "sessionId": f"{user_id}-demo",
+        "eventList": [
+            {"eventType": "watch", "itemId": item, "sentAt": round(sent_at - 60 * (len(items) - 1 - i))}
+            for i, item in enumerate(items)
+        ],
+    }
+    event = json.loads((ROOT / "tests" / "events" / "ingest_http_api_events.json").read_text())
+    event["body"] = json.dumps(body)
+    return call(ingest_handler.handler, event, context)
+
+
+def show_events(context: LocalLambdaContext, model: LoadedModel, titles: dict[str, str]) -> None:
+    """A visitor's first events turn the bare chart into recommendations seeded by their session; a
+    known user's just-watched item leaves their list."""
+    heading("events: POST /events changes the next recommendations")
+    visitor, now = "demo-visitor", time.time()
+    history = model.arrays.seen
+    # user 1584's last three titles as the visitor's session: one that moves the visitor's top 10 (about
+    # a third of the three-title sessions we tried do; for the rest the ranker keeps this week's chart)
+    donor = model.arrays.users.get(SESSION_DONOR)
+    session = model.arrays.items.to_ids(history.values[history.indptr[donor] : history.indptr[donor + 1]][-3:])
+    watched = [str(item) for item in session]
+    before = recommendations(visitor, context, k=10)
+    print(f"{visitor} before any event: fallback {json.dumps(before['fallback'])}, this week's chart")
+    print("POST /events, watched: " + "; ".join(clip(titles.get(i, i), 28) for i in watched))
+    print(f"  -> {json.dumps(send_events(visitor, watched, now, context))}")
+    print(f"  the same events again -> {json.dumps(send_events(visitor, watched, now, context))}")
+    after = recommendations(visitor, context, k=10)
+    print(f'the next request: fallback {json.dumps(after["fallback"])} ("+": not in the list before the events)')
+    shown = {item["item_id"] for item in before["items"]}
+    for item in after["items"]:
+        mark = " " if item["item_id"] in shown else "+"
+        title = clip(titles.get(item["item_id"], item["item_id"]), 58)
+        print(f"  {mark}{item['rank']:>2}. {title:<58} via {item['reason']}")
+
+    first = recommendations("185", context)["items"][0]["item_id"]
+    print(f"user 185 watches their #1, {clip(titles.get(first, first), 40)}; on the next request")
+    send_events("185", [first], now, context)
+    following = [item["item_id"] for item in recommendations("185", context)["items"]]
+    now_first = clip(titles.get(following[0], following[0]), 40)
+    print(f"  #1 is {now_first}, and the watched title is gone: {first not in following}")
 
 
 def show_batch(context: LocalLambdaContext) -> None:
@@ -208,7 +282,7 @@ def main() -> None:
     sample = recommend_sample(model, sample_users(model.arrays.seen, DEFAULT_SAMPLE_USERS))
     show_users_with_history(model, sample, titles)
     show_unknown_user(model, titles)
-    show_lambda_round_trip(args.model)
+    show_lambda_round_trip(args.model, titles)
     report = write_report(args.model, model=model, sample=sample)
     show_next_steps(report)
 

@@ -31,7 +31,15 @@ def test_the_demo_tells_its_story_in_100_columns(demo_model_dir: Path) -> None:
     lines = done.stdout.splitlines()
     assert max(len(line) for line in lines) <= 100
     headings = [line for line in lines if line.startswith("=== ")]
-    expected = ["the backtest", "users with history", "never seen", "Lambda functions", "batch", "where to look"]
+    expected = [
+        "the backtest",
+        "users with history",
+        "never seen",
+        "Lambda functions",
+        "events",
+        "batch",
+        "where to look",
+    ]
     assert len(headings) == len(expected)
     for heading, words in zip(headings, expected, strict=True):
         assert words in heading
@@ -42,6 +50,16 @@ def test_the_demo_tells_its_story_in_100_columns(demo_model_dir: Path) -> None:
     rows = lines[first + 2 : first + 7]
     assert [row.split(".")[0].strip() for row in rows] == ["1", "2", "3", "4", "5"]
     assert all(row.split()[-1].isdigit() or row.endswith("not in top 50") for row in rows)
+    # events: stored once, the visitor served from its session without the titles it watched, 185's #1 gone
+    assert '  -> {"accepted": 3, "duplicates": 0}' in lines
+    assert '  the same events again -> {"accepted": 0, "duplicates": 3}' in lines
+    watched_line = next(line for line in lines if line.startswith("POST /events, watched: "))
+    watched = watched_line.removeprefix("POST /events, watched: ").split("; ")
+    after = lines.index(next(line for line in lines if line.startswith('the next request: fallback "session"')))
+    listed = lines[after + 1 : after + 11]
+    assert [row[3:].split(".")[0].strip() for row in listed] == [str(rank) for rank in range(1, 11)]
+    assert not any(title in row for title in watched for row in listed)
+    assert any(line.endswith("and the watched title is gone: True") for line in lines)
     assert "rows read 5, scored 3, failed 2" in done.stdout
     assert "already scored (same input ETag)" in done.stdout
     report = demo_model_dir.with_name(demo_model_dir.name + ".report.html")
