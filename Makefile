@@ -1,7 +1,7 @@
 # serverless-recsys: every task goes through this file.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install demo train model-card report test test-unit test-integration lint format pr serve invoke bench load clean lock lock-check audit
+.PHONY: help install demo train model-card report test test-unit test-integration lint format pr serve invoke bench replay load clean lock lock-check audit
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -83,6 +83,9 @@ bench: install ## cold load, warm latency per route, LightGBM floor, batch throu
 	cd infra/bench && ../../$(PY) catalog.py  # the first run synthesises and trains a 100k-item model (~11 min)
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)
+
+replay: install ## train before the demo's last 14 days, replay them as events: model, session path, charts (~8 min)
+	$(PY) infra/scripts/replay.py
 
 load: install ## 60 s locust load test of `recsys serve`: per-route latency, errors, server RSS (LOAD_SECONDS, LOAD_USERS)
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
