@@ -31,10 +31,10 @@ class SessionReader:
 
     def recent_items(self, user_id: str) -> list[str]:
         """Items of the user's latest events, newest first; empty if the read failed or missed its deadline."""
-        aws.dynamodb(self.timeout_seconds)  # the client is built once per container, outside the deadline
-        started = time.perf_counter()
-        read = _reads().submit(self.table.recent_items, user_id, self.events, self.timeout_seconds)
         try:
+            aws.dynamodb(self.timeout_seconds)  # the client is built once per container, outside the deadline
+            started = time.perf_counter()
+            read = _reads().submit(self.table.recent_items, user_id, self.events, self.timeout_seconds)
             items = read.result(timeout=self.timeout_seconds)
         except TimeoutError:
             return _skipped(f"no answer within {self.timeout_seconds * 1000:.0f} ms")
