@@ -486,3 +486,20 @@ def test_the_session_read_gives_up_at_its_deadline_even_when_bytes_keep_tricklin
     assert [entry["reason"] for entry in skipped] == ["no answer within 50 ms"]
     server.join()
     listener.close()
+
+
+def test_a_session_client_that_cannot_be_built_is_a_skipped_read(
+    monkeypatch: pytest.MonkeyPatch, log_output: io.StringIO
+) -> None:
+    from botocore.exceptions import NoRegionError
+    from recsys import aws
+    from recsys.events.session import SessionReader
+
+    def no_region(timeout_seconds: float | None = None) -> Any:
+        raise NoRegionError()
+
+    monkeypatch.setattr(aws, "dynamodb", no_region)
+    reader = SessionReader(UserEventsTable("any", 86_400), events=50, timeout_seconds=0.05)
+    assert reader.recent_items("185") == []
+    skipped = [json.loads(line) for line in log_output.getvalue().splitlines() if "session read skipped" in line]
+    assert [entry["reason"] for entry in skipped] == ["NoRegionError: You must specify a region."]
