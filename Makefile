@@ -84,7 +84,7 @@ bench: install ## cold load, warm latency per route, LightGBM floor, batch throu
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)
 
-replay: install ## train before the demo's last 14 days, replay them as events: model, session path, charts (~8 min)
+replay: install ## train before the demo's last 14 days, replay them as events: model, session path, charts (~4 min)
 	$(PY) infra/scripts/replay.py
 
 load: install ## 60 s locust load test of `recsys serve`: per-route latency, errors, server RSS (LOAD_SECONDS, LOAD_USERS)
