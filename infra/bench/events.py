@@ -26,8 +26,8 @@ from typing import Any
 from unittest import mock
 
 from common import ROOT, event_file, for_user, latency_table, percentiles_ms, timed
+from local_events import MemoryEventsTable, create_event_store
 from moto import mock_aws
-from recsys.events.table import UserEventsTable
 
 sys.path[:0] = [str(ROOT / "functions" / "rerank"), str(ROOT / "functions" / "ingest")]
 SENT_AT = 1_795_435_200  # the event files' time (2026-11-23); events are spread over the hour before
@@ -75,17 +75,6 @@ def ingest_latency(repeat: int) -> dict[str, dict[str, float]]:
     }
 
 
-class InstantTable(UserEventsTable):
-    """The same users' events from memory: what the session path costs our code, without any store."""
-
-    def __init__(self, name: str, ttl_seconds: float, sessions: dict[str, list[str]]) -> None:
-        super().__init__(name, ttl_seconds)
-        object.__setattr__(self, "sessions", sessions)
-
-    def recent_items(self, user_id: str, limit: int, timeout_seconds: float) -> list[str]:
-        return self.sessions.get(user_id, [])[:limit]  # type: ignore[attr-defined, no-any-return]
-
-
 def session_latency(repeat: int) -> dict[str, dict[str, float]]:
     import rerank_handler
     from recsys.events.event import UserEvent
@@ -127,7 +116,7 @@ def session_latency(repeat: int) -> dict[str, dict[str, float]]:
         "GET /recommendations, session read from moto": percentiles_ms(timed(recommendations(), repeat)),
     }
     # the reader the rerank app's service is built with, per request (recsys.api.app.service_factory)
-    instant = replace(reader, table=InstantTable(reader.table.name, reader.table.ttl_seconds, sessions))
+    instant = replace(reader, table=MemoryEventsTable(reader.table.name, reader.table.ttl_seconds, sessions))
     with mock.patch("recsys.api.app.get_session_reader", return_value=instant):
         results["GET /recommendations, session read from memory"] = percentiles_ms(timed(recommendations(), repeat))
     with mock.patch("recsys.api.app.get_session_reader", return_value=None):
@@ -150,9 +139,6 @@ def main() -> None:
             "AWS_SECRET_ACCESS_KEY": "bench",
         }
     )
-    sys.path.insert(0, str(ROOT / "infra" / "scripts"))
-    from local_events import create_event_store
-
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started = time.perf_counter()
     with mock_aws(), redirect_stdout(io.StringIO()):  # the handlers' EMF lines

@@ -3,10 +3,15 @@
 For the scripts that show ingestion and the session path without AWS (the benchmarks, `make
 invoke FUNCTION=ingest`): the table is keyed as `template.yaml` declares it (the template tests pin
 the template to `recsys.events.table`'s constants, so these are the same), the stream delivers into
-`s3://bucket/prefix/events/` as the template's does.
+`s3://bucket/prefix/events/` as the template's does. And a table answering reads from memory, for
+measuring the session path without any store.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from recsys.events.table import UserEventsTable
 
 TABLE, STREAM = "recsys-user-events", "recsys-events"
 
@@ -51,3 +56,18 @@ def stored_events(bucket: str, prefix: str, table: str = TABLE) -> list[str]:
     for obj in s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/events/").get("Contents", []):
         lines.append(f"log s3://{bucket}/{obj['Key']}  ({obj['Size']} bytes)")
     return lines
+
+
+@dataclass(frozen=True)
+class MemoryEventsTable(UserEventsTable):
+    """Reads from memory: user -> items of their latest events, newest first (as `recent_items` answers).
+
+    What the session path costs our code without a store (the benchmarks), or a replay's events so far."""
+
+    sessions: dict[str, list[str]] = field(default_factory=dict)
+
+    def prepare_reads(self, timeout_seconds: float) -> None:
+        pass  # no client
+
+    def recent_items(self, user_id: str, limit: int, timeout_seconds: float) -> list[str]:
+        return self.sessions.get(user_id, [])[:limit]

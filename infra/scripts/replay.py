@@ -105,7 +105,6 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=14, help="held-out days replayed as events")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "replay")
     args = parser.parse_args()
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the session reader builds a (never used) client
     os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
@@ -172,24 +171,17 @@ class Services:
     and with one whose table is the replay's memory of the events so far."""
 
     def __init__(self, model_dir: Path) -> None:
+        from local_events import MemoryEventsTable
         from recsys.api.service import RecommendationService
         from recsys.api.settings import ApiSettings
         from recsys.events.session import SessionReader
-        from recsys.events.table import UserEventsTable
         from recsys.store.provider import LocalSource, ModelProvider
-
-        @dataclass(frozen=True)
-        class ReplayedEvents(UserEventsTable):
-            sessions: dict[str, list[str]]
-
-            def recent_items(self, user_id: str, limit: int, timeout_seconds: float) -> list[str]:
-                return self.sessions.get(user_id, [])[:limit]
 
         provider = ModelProvider(LocalSource(model_dir))
         self.version = provider.get().version
         self.sessions: dict[str, list[str]] = {}
         self.without = RecommendationService(provider, ApiSettings())
-        reader = SessionReader(ReplayedEvents("replay", 30 * DAY, self.sessions), SESSION_EVENTS, 10.0)
+        reader = SessionReader(MemoryEventsTable("replay", 30 * DAY, self.sessions), SESSION_EVENTS, 10.0)
         self.with_sessions = RecommendationService(provider, ApiSettings(), reader)
 
     def recommend(self, user_id: str, session_path: bool) -> list[str]:

@@ -70,7 +70,8 @@ def stepfunctions() -> SFNClient:
 
 
 def dynamodb(timeout_seconds: float | None = None) -> DynamoDBClient:
-    """The DynamoDB client; with `timeout_seconds`, one that tries once and waits no longer than that."""
+    """The DynamoDB client; with `timeout_seconds`, one that tries once with socket timeouts of that (which
+    bound each connect and each receive, not a whole call: `recsys.events.session` adds the deadline)."""
     return cast("DynamoDBClient", _client("dynamodb", timeout_seconds))
 
 

@@ -7,12 +7,13 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import ingest_handler
 import pytest
 import rerank_handler
+from recsys.errors import EventStoreUnavailableError
 from recsys.events.log import EventLog, read_event_log
 from recsys.events.table import UserEventsTable
 from recsys.runtime.local_context import LocalLambdaContext
@@ -51,6 +52,15 @@ def post(event: dict[str, Any], context: LocalLambdaContext) -> tuple[int, dict[
 
 def now_event(item_id: str, seconds_ago: float, event_type: str = "watch") -> dict[str, Any]:
     return {"eventType": event_type, "itemId": item_id, "sentAt": time.time() - seconds_ago}
+
+
+def refusing(message: str) -> Callable[..., None]:
+    """A stand-in for a store's `put` that fails as it does after its retries."""
+
+    def refused(*args: Any) -> None:
+        raise EventStoreUnavailableError(message)
+
+    return refused
 
 
 # ---------------------------------------------------------------- ingestion
@@ -123,13 +133,7 @@ def test_a_failed_log_write_stores_nothing_and_the_retry_stores_everything_once(
 ) -> None:
     event = load_event("ingest_http_api_events.json")
     real_put = EventLog.put
-
-    def refused(self: EventLog, records: Any) -> None:
-        from recsys.errors import EventStoreUnavailableError
-
-        raise EventStoreUnavailableError("the event log refused 2 events; retry")
-
-    monkeypatch.setattr(EventLog, "put", refused)
+    monkeypatch.setattr(EventLog, "put", refusing("events the event log refused: 2; retry"))
     status, body = post(event, ingest_context)
     assert status == 503 and body["error"]["code"] == "event_store_unavailable"
     assert stored(event_store) == [] and log_lines(s3) == []  # nothing half-done
@@ -168,13 +172,7 @@ def test_a_failed_table_write_logs_again_on_retry_and_the_reader_keeps_each_even
 ) -> None:
     event = load_event("ingest_http_api_events.json")
     real_put = UserEventsTable.put
-
-    def refused(self: UserEventsTable, events: Any) -> None:
-        from recsys.errors import EventStoreUnavailableError
-
-        raise EventStoreUnavailableError("the event table left 2 writes unprocessed; retry")
-
-    monkeypatch.setattr(UserEventsTable, "put", refused)
+    monkeypatch.setattr(UserEventsTable, "put", refusing("writes the event table left unprocessed: 2; retry"))
     assert post(event, ingest_context)[0] == 503
     monkeypatch.setattr(UserEventsTable, "put", real_put)
     assert post(event, ingest_context) == (200, {"accepted": 2, "duplicates": 0})

@@ -1,11 +1,10 @@
-"""One user event as ingestion stores it, whichever body it came in."""
+"""One user event as ingestion stores it, whichever body it came in. The request models convert to it in
+the ingestor, so what only stores or reads events (the table, the session read) does not depend on them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-from recsys.events.models import EventBatchRequest, EventIn, PutEventsRequest
 
 
 @dataclass(frozen=True)
@@ -49,25 +48,3 @@ class UserEvent:
         }
         record.update({name: value for name, value in optional.items() if value is not None})
         return record
-
-
-def _from(user_id: str, session_id: str, event: EventIn) -> UserEvent:
-    return UserEvent(
-        user_id=user_id,
-        session_id=session_id,
-        item_id=event.item_id,
-        event_type=event.event_type,
-        sent_at_ms=round(event.sent_at.timestamp() * 1000),
-        event_value=event.event_value,
-        properties=event.properties,
-        event_id=event.event_id,
-        recommendation_id=event.recommendation_id,
-        impression=tuple(event.impression) if event.impression is not None else None,
-    )
-
-
-def events_of(body: PutEventsRequest | EventBatchRequest) -> list[UserEvent]:
-    """Either body as a flat list of events, in the order sent."""
-    if isinstance(body, PutEventsRequest):
-        return [_from(body.user_id, body.session_id, event) for event in body.event_list]
-    return [_from(event.user_id, event.session_id, event) for event in body.events]

@@ -18,14 +18,36 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recsys.errors import EventStoreUnavailableError, InvalidRequestError, TooLargeError
-from recsys.events.event import UserEvent, events_of
+from recsys.events.event import UserEvent
 from recsys.events.log import EventLog
-from recsys.events.models import EventBatchRequest, Ingested, PutEventsRequest
+from recsys.events.models import EventBatchRequest, EventIn, Ingested, PutEventsRequest
 from recsys.events.settings import EventSettings, get_event_settings
 from recsys.events.table import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, UserEventsTable
 from recsys.idmap import ID_CHARACTERS, is_valid_id
 from recsys.runtime.container import per_container
 from recsys.runtime.telemetry import logger, metrics
+
+
+def _from(user_id: str, session_id: str, event: EventIn) -> UserEvent:
+    return UserEvent(
+        user_id=user_id,
+        session_id=session_id,
+        item_id=event.item_id,
+        event_type=event.event_type,
+        sent_at_ms=round(event.sent_at.timestamp() * 1000),
+        event_value=event.event_value,
+        properties=event.properties,
+        event_id=event.event_id,
+        recommendation_id=event.recommendation_id,
+        impression=tuple(event.impression) if event.impression is not None else None,
+    )
+
+
+def events_of(body: PutEventsRequest | EventBatchRequest) -> list[UserEvent]:
+    """Either body as a flat list of events, in the order sent."""
+    if isinstance(body, PutEventsRequest):
+        return [_from(body.user_id, body.session_id, event) for event in body.event_list]
+    return [_from(event.user_id, event.session_id, event) for event in body.events]
 
 
 class EventIngestor:

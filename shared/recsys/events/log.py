@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from recsys import aws
-from recsys.errors import EventStoreUnavailableError
-from recsys.events.table import back_off
+from recsys.events.retry import resend_until_done
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,20 +35,16 @@ class EventLog:
     def put(self, records: Sequence[dict[str, Any]]) -> None:
         """Send the records; those Firehose refuses are sent again, then the whole call fails."""
         lines = [(json.dumps(record, separators=(",", ":")) + "\n").encode() for record in records]
+
+        def put_batch(pending: list[RecordTypeDef]) -> list[RecordTypeDef]:
+            answer = aws.firehose().put_record_batch(DeliveryStreamName=self.stream, Records=pending)
+            if not answer.get("FailedPutCount"):
+                return []
+            return [r for r, result in zip(pending, answer["RequestResponses"], strict=True) if "ErrorCode" in result]
+
         for batch in _batches(lines):
             pending: list[RecordTypeDef] = [{"Data": line} for line in batch]
-            for attempt in range(ATTEMPTS):
-                answer = aws.firehose().put_record_batch(DeliveryStreamName=self.stream, Records=pending)
-                if not answer.get("FailedPutCount"):
-                    break
-                pending = [
-                    record
-                    for record, result in zip(pending, answer["RequestResponses"], strict=True)
-                    if "ErrorCode" in result
-                ]
-                back_off(attempt, ATTEMPTS)  # a partial failure is mostly throttling
-            else:
-                raise EventStoreUnavailableError(f"the event log refused {len(pending)} events; retry")
+            resend_until_done(pending, put_batch, ATTEMPTS, "events the event log refused:")
 
 
 def _batches(lines: list[bytes]) -> Iterable[list[bytes]]:

@@ -16,7 +16,6 @@ from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from recsys import aws
 from recsys.events.settings import EventSettings, get_event_settings
 from recsys.events.table import UserEventsTable
 from recsys.runtime.container import per_container
@@ -32,7 +31,7 @@ class SessionReader:
     def recent_items(self, user_id: str) -> list[str]:
         """Items of the user's latest events, newest first; empty if the read failed or missed its deadline."""
         try:
-            aws.dynamodb(self.timeout_seconds)  # the client is built once per container, outside the deadline
+            self.table.prepare_reads(self.timeout_seconds)  # outside the deadline
             started = time.perf_counter()
             read = _reads().submit(self.table.recent_items, user_id, self.events, self.timeout_seconds)
             items = read.result(timeout=self.timeout_seconds)
