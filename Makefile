@@ -67,7 +67,7 @@ clean: ## remove generated files (models, runs, build output), keep .venv
 	rm -rf models runs .aws-sam .bench .demo .pytest_cache .mypy_cache .ruff_cache
 
 FUNCTION ?= rerank
-invoke: install ## one handler on one event: FUNCTION=rerank|candidates|ingest|batch_scoring [EVENT=file]
+invoke: install ## one handler on one event: FUNCTION=rerank|candidates|ingest|overlay|batch_scoring [EVENT=file]
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	$(PY) infra/scripts/invoke.py --function $(FUNCTION) $(if $(EVENT),--event $(EVENT))
 
@@ -84,7 +84,7 @@ bench: install ## cold load, warm latency per route, LightGBM floor, batch throu
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)
 
-replay: install ## train before the demo's last 14 days, replay them as events: model, session path, charts (~4 min)
+replay: install ## train before the demo's last 14 days, replay them as events: model, session path, overlay, charts (~10 min)
 	$(PY) infra/scripts/replay.py
 
 load: install ## 60 s locust load test of `recsys serve`: per-route latency, errors, server RSS (LOAD_SECONDS, LOAD_USERS)

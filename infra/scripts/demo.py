@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from local_events import create_event_store
 from local_s3 import batch_output, embedded_s3, stage_user_file
+from recsys.candidates.scores import SharedVector
 from recsys.loaded import LoadedModel
 from recsys.offline_metrics import top_k_agreement
 from recsys.ranking.scorers import SourcePriority
@@ -136,7 +137,8 @@ def show_lambda_round_trip(model_dir: Path, titles: dict[str, str]) -> None:
         seconds = provider.load_seconds
         print(f"loader: read CURRENT, downloaded, verified sha256, loaded {loaded.version} in {seconds:.2f}s")
 
-        sys.path[:0] = [str(ROOT / "functions" / name) for name in ("rerank", "candidates", "batch_scoring", "ingest")]
+        functions = ("rerank", "candidates", "batch_scoring", "ingest", "overlay")
+        sys.path[:0] = [str(ROOT / "functions" / name) for name in functions]
         import candidates_handler
         import rerank_handler
 
@@ -159,6 +161,7 @@ def show_lambda_round_trip(model_dir: Path, titles: dict[str, str]) -> None:
             top = ", ".join(f"{i['item_id']} ({i['reason']})" for i in body.get("items", [])[:2])
             print(clip(f"  {event_name:<38} {status:>6}  {top}", WIDTH))
         show_events(context, loaded, titles)
+        show_trends(context, loaded, titles)
         show_batch(context)
 
 
@@ -227,6 +230,46 @@ def show_events(context: LocalLambdaContext, model: LoadedModel, titles: dict[st
     following = [item["item_id"] for item in recommendations("185", context)["items"]]
     now_first = clip(titles.get(following[0], following[0]), 40)
     print(f"  #1 is {now_first}, and the watched title is gone: {first not in following}")
+
+
+def show_trends(context: LocalLambdaContext, model: LoadedModel, titles: dict[str, str]) -> None:
+    """A burst of watches of one title and of a title the model has never seen, then the scheduled overlay
+    refresh: the chart a new visitor gets moves, without a training."""
+    import ingest_handler
+    import overlay_handler
+
+    heading("live trends: the overlay refresh moves the chart between trainings")
+    newcomer, now = "demo-new-release", time.time()
+    chart = model.arrays.sources["chart_7d"]
+    assert isinstance(chart, SharedVector)
+    rising = model.arrays.items.ids[int(chart.order[40])]  # the chart's #41 at training time
+    before = [item["item_id"] for item in recommendations("trend-visitor", context, k=5)["items"]]
+    events = [
+        {"userId": f"fan-{n}", "sessionId": f"s-{n}", "eventType": "watch", "itemId": item, "sentAt": round(now) - n}
+        for n in range(25)
+        for item in (rising, newcomer)
+    ]
+    event = json.loads((ROOT / "tests" / "events" / "ingest_http_api_event_batch.json").read_text())
+    event["body"] = json.dumps({"events": events})
+    watched = f"{clip(titles.get(rising, rising), 30)} and {newcomer} (not in the model)"
+    print(clip(f"POST /events/batch: 25 visitors watch {watched}", WIDTH))
+    print(f"  -> {json.dumps(call(ingest_handler.handler, event, context))}")
+    schedule = json.loads((ROOT / "tests" / "events" / "overlay_schedule.json").read_text())
+    with contextlib.redirect_stdout(io.StringIO()):
+        refreshed = overlay_handler.handler(schedule, context)
+    print(f"OverlayFunction (the 30-minute schedule) published overlay {refreshed['overlay_id']}:")
+    print(f"  {refreshed['events']} events since training folded in, {refreshed['new_items']} new item(s)")
+    # the serving container notices the new overlay on its next check (MODEL_REFRESH_SECONDS), then swaps it in
+    from recsys.runtime import container as runtime
+
+    print(f"  the serving container re-checks: {runtime.get_provider().refresh()}")
+    after = recommendations("trend-visitor", context, k=5)["items"]
+    print("a new visitor's top 5, before -> after the refresh:")
+    for rank, (old, new) in enumerate(zip(before, after, strict=False), start=1):
+        old_title, new_title = clip(titles.get(old, old), 34), clip(titles.get(new["item_id"], new["item_id"]), 34)
+        print(f"  {rank}. {old_title:<34} -> {new_title:<34} via {new['reason']}")
+    print("(the demo data ends in 2013: by today's clock only the demo's own events are this week's,")
+    print(" so the refreshed chart is made of them)")
 
 
 def show_batch(context: LocalLambdaContext) -> None:

@@ -9,7 +9,8 @@ The batch function reads its input from S3. Without AWS_ENDPOINT_URL or MODEL_BU
 event runs against an embedded S3 (moto on 127.0.0.1) holding a small user file at the event's key,
 and what landed under output/ is listed on stderr. The ingest function, likewise, writes into an
 embedded events table and stream (created as the template declares them), and what they hold
-afterwards is listed on stderr.
+afterwards is listed on stderr. The overlay function, without AWS, refreshes the overlay of the
+model published to an embedded S3 (an empty event log: the trends move with the clock alone).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,12 +33,14 @@ MODULES = {
     "candidates": "candidates_handler",
     "batch_scoring": "batch_scoring_handler",
     "ingest": "ingest_handler",
+    "overlay": "overlay_handler",
 }
 DEFAULT_EVENTS = {
     "rerank": "rerank_direct.json",
     "candidates": "candidates_direct.json",
     "batch_scoring": "batch_s3_put.json",
     "ingest": "ingest_direct.json",
+    "overlay": "overlay_schedule.json",
 }
 LOCAL_EVENTS_BUCKET = "recsys-local-events"
 SAMPLE_BATCH_ROWS = ('{"user_id": "185", "k": 3}', '{"user_id": "brand-new", "k": 2}', "{oops")
@@ -67,6 +71,21 @@ def call(handler: Any, event: Any, name: str, verbose: bool) -> Any:
     if verbose:
         sys.stderr.write(captured.getvalue())
     return response
+
+
+@contextlib.contextmanager
+def publish_local_model(model_dir: Path) -> Iterator[None]:
+    """An embedded S3 with `model_dir` published as the live version, and MODEL_BUCKET pointing at it."""
+    import boto3
+    from local_s3 import embedded_s3
+    from recsys.store.lifecycle import publish
+    from recsys.store.s3 import S3ModelStore
+
+    with embedded_s3():
+        boto3.client("s3").create_bucket(Bucket=LOCAL_EVENTS_BUCKET)
+        print(f"embedded S3: {publish(model_dir, S3ModelStore(LOCAL_EVENTS_BUCKET, 'recsys'))}", file=sys.stderr)
+        os.environ.update({"MODEL_BUCKET": LOCAL_EVENTS_BUCKET, "MODEL_PREFIX": "recsys"})
+        yield
 
 
 def main() -> int:
@@ -102,6 +121,8 @@ def main() -> int:
 
             stack.enter_context(embedded_s3())
             os.environ.update(create_event_store(LOCAL_EVENTS_BUCKET, "recsys"))
+        if args.function == "overlay" and local:
+            stack.enter_context(publish_local_model(Path(os.environ.pop("MODEL_DIR"))))
         response = call(handler, event, args.function, args.verbose)
         if bucket is not None:
             from local_s3 import batch_output

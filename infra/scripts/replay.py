@@ -9,7 +9,10 @@ one at a time. At the start of each day d, every user active on day d gets 10 re
 - **the 7-day chart, refreshed**: the most-watched of the 7 days before the start of day d, from the
   training data and the replayed events, minus what the user has seen (what a live-trends overlay
   would serve; items new since D included): the strongest simple baseline;
-- **the 7-day chart, frozen at D**: what a model trained at D knows of the trend.
+- **the 7-day chart, frozen at D**: what a model trained at D knows of the trend;
+- **the model + the live-trends overlay** (with and without the session path): the same model served with
+  an overlay built at the start of day d from the replayed events so far (`recsys.trends.overlay`), as
+  the scheduled overlay function publishes it.
 
 Relevant: the user's items of day d that they had not seen before it. Metrics come from
 `recsys.offline_metrics`, over user-days, in one item index covering every item of the data.
@@ -123,6 +126,8 @@ def main() -> int:
     modes = (
         "model alone",
         "model + session path",
+        "model + overlay",
+        "model + overlay + session path",
         f"{CHART_DAYS}-day chart, refreshed daily",
         f"{CHART_DAYS}-day chart, frozen at D",
     )
@@ -140,12 +145,18 @@ def main() -> int:
             relevant.append([int(i) for i in index.get_indexer(new)])
         services.sessions.clear()
         services.sessions.update(session_before(replay.events, start))
-        for mode, session_path in ((modes[0], False), (modes[1], True)):
+        overlaid = Services(model_dir, overlay_at(model_dir, replay.events, start, args.out), services.sessions)
+        for mode, service, session_path in (
+            (modes[0], services, False),
+            (modes[1], services, True),
+            (modes[2], overlaid, False),
+            (modes[3], overlaid, True),
+        ):
             with contextlib.redirect_stdout(io.StringIO()):  # the service's EMF metric lines
-                rows = [index.get_indexer(services.recommend(u, session_path)) for u in users]
+                rows = [index.get_indexer(service.recommend(u, session_path)) for u in users]
             recommended[mode].append(np.asarray([pad(row, K) for row in rows], dtype=np.int32))
-        recommended[modes[2]].append(chart_top(before, index, start, seen_rows, K))
-        recommended[modes[3]].append(chart_top(replay.train, index, replay.starts[0], seen_rows, K))
+        recommended[modes[4]].append(chart_top(before, index, start, seen_rows, K))
+        recommended[modes[5]].append(chart_top(replay.train, index, replay.starts[0], seen_rows, K))
 
     truth = Ragged.from_lists(relevant)
     print(f"## Replay: trained before D, then {args.days} days of events (model {services.version})\n")
@@ -161,6 +172,26 @@ def main() -> int:
     return 0
 
 
+def overlay_at(model_dir: Path, events: pd.DataFrame, start: int, out: Path) -> Path:
+    """The overlay the scheduled function would publish at `start`, from the replayed events before it."""
+    import pyarrow as pa
+    from recsys.trends.overlay import build_overlay
+
+    earlier = events[events["timestamp"] < start]
+    table = pa.table(
+        {
+            "user_id": earlier["user_id"].astype(str),
+            "item_id": earlier["item_id"].astype(str),
+            "event_type": ["rating"] * len(earlier),
+            "sent_at_ms": earlier["timestamp"].astype(np.int64) * 1000,
+            "event_value": earlier["rating"].astype(np.float64) if "rating" in earlier else np.nan,
+        }
+    )
+    folder = out / "overlays" / str(start)
+    build_overlay(model_dir, table, float(start), folder)
+    return folder
+
+
 def pad(indices: npt.NDArray[np.intp], k: int) -> list[int]:
     row = [int(i) for i in indices[:k]]
     return row + [-1] * (k - len(row))
@@ -170,16 +201,18 @@ class Services:
     """GET /recommendations as served (`RecommendationService.recommend`), without a session reader
     and with one whose table is the replay's memory of the events so far."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(
+        self, model_dir: Path, overlay_dir: Path | None = None, sessions: dict[str, list[str]] | None = None
+    ) -> None:
         from local_events import MemoryEventsTable
         from recsys.api.service import RecommendationService
         from recsys.api.settings import ApiSettings
         from recsys.events.session import SessionReader
         from recsys.store.provider import LocalSource, ModelProvider
 
-        provider = ModelProvider(LocalSource(model_dir))
+        provider = ModelProvider(LocalSource(model_dir, overlay_dir))
         self.version = provider.get().version
-        self.sessions: dict[str, list[str]] = {}
+        self.sessions: dict[str, list[str]] = {} if sessions is None else sessions
         self.without = RecommendationService(provider, ApiSettings())
         reader = SessionReader(MemoryEventsTable("replay", 30 * DAY, self.sessions), SESSION_EVENTS, 10.0)
         self.with_sessions = RecommendationService(provider, ApiSettings(), reader)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recsys import sources as registry
 from recsys.errors import ModelIntegrityError
+from recsys.trends.activity import ITEM_ACTIVITY, RECENT_INTERACTIONS
 
 MANIFEST: Final = "manifest.json"
 USER_IDS: Final = "user_ids.parquet"
@@ -38,6 +39,8 @@ CORE_FILES: Final = (USER_IDS, ITEM_IDS, SEEN_INDPTR, SEEN_ITEMS, ITEM_DISPLAY)
 #: What the second stage reads: feature tables and the ranker. Stage-1-only serving skips them.
 FEATURE_FILES: Final = (USER_FEATURES, ITEM_FEATURES, USER_TAGS, ITEM_TAGS)
 RANKING_FILES: Final = (*FEATURE_FILES, RANKER)
+#: Item activity at the cutoff: what the live-trends overlay moves forward (serving does not read it).
+TREND_FILES: Final = (ITEM_ACTIVITY, RECENT_INTERACTIONS)
 
 #: Bumped when the meaning or layout of an artifact changes; the loader refuses other formats.
 #: 2: sources named in `serving.sources`, training settings apart in `training`.
@@ -110,6 +113,13 @@ class FileEntry:
     size: int
     sha256: str
 
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "size": self.size, "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> FileEntry:
+        return cls(str(body["name"]), int(body["size"]), str(body["sha256"]))
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -136,7 +146,7 @@ class Manifest:
             "serving": self.serving.model_dump(mode="json"),
             "training": self.training,
             "metrics": self.metrics,
-            "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.files],
+            "files": [f.to_json() for f in self.files],
         }
         return json.dumps(body, indent=2, sort_keys=False)
 
@@ -150,7 +160,7 @@ class Manifest:
                 format_version=int(body["format_version"]),
                 data_fingerprint=str(body["data_fingerprint"]),
                 features=tuple(body["features"]),
-                files=tuple(FileEntry(str(f["name"]), int(f["size"]), str(f["sha256"])) for f in body["files"]),
+                files=tuple(FileEntry.from_json(f) for f in body["files"]),
                 serving=ServingConfig.model_validate(body["serving"]),
                 metrics=dict(body.get("metrics", {})),
                 training=dict(body.get("training", {})),

@@ -37,6 +37,7 @@ def test_the_demo_tells_its_story_in_100_columns(demo_model_dir: Path) -> None:
         "never seen",
         "Lambda functions",
         "events",
+        "live trends",
         "batch",
         "where to look",
     ]
@@ -60,6 +61,15 @@ def test_the_demo_tells_its_story_in_100_columns(demo_model_dir: Path) -> None:
     assert [row[3:].split(".")[0].strip() for row in listed] == [str(rank) for rank in range(1, 11)]
     assert not any(title in row for title in watched for row in listed)
     assert any(line.endswith("and the watched title is gone: True") for line in lines)
+    # live trends: after the overlay refresh, the title 25 visitors watched and the new one lead a new visitor's list
+    assert "  the serving container re-checks: swapped" in lines
+    assert "events since training folded in, 1 new item(s)" in done.stdout
+    burst = next(line for line in lines if line.startswith("POST /events/batch: 25 visitors watch "))
+    rising = burst.removeprefix("POST /events/batch: 25 visitors watch ").split(" and ")[0]
+    table = lines.index("a new visitor's top 5, before -> after the refresh:")
+    after = [row.split("-> ")[1].split(" via ")[0].strip() for row in lines[table + 1 : table + 6]]
+    assert after[:2] == [rising, "demo-new-release"]
+    assert rising not in lines[table + 1].split("-> ")[0]  # it was not the chart's #1 before
     assert "rows read 5, scored 3, failed 2" in done.stdout
     assert "already scored (same input ETag)" in done.stdout
     report = demo_model_dir.with_name(demo_model_dir.name + ".report.html")
@@ -105,6 +115,14 @@ def test_invoke_ingest_stores_the_direct_event_in_an_embedded_table_and_log(demo
     assert "table recsys-user-events: 2 events" in done.stderr
     assert "user 185  1795434600000#watch#1300854  item 1300854" in done.stderr
     assert "log s3://recsys-local-events/recsys/events/" in done.stderr
+
+
+def test_invoke_overlay_refreshes_the_overlay_of_a_model_in_an_embedded_s3(demo_model_dir: Path) -> None:
+    done = run("invoke.py", "--function", "overlay", model=demo_model_dir)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["status"], answer["events"], answer["log_objects_read"]) == ("published", 0, 0)
+    assert answer["model_version"] in done.stderr  # what was published, then refreshed
 
 
 def test_invoke_with_a_missing_event_file_says_so_in_one_line(demo_model_dir: Path) -> None:

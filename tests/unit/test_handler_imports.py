@@ -96,3 +96,40 @@ def test_each_handler_loads_only_what_it_uses(function: str, synthetic_run: Trai
     assert result["answer"].get("error", {}).get("code") == EXPECTED_ERROR.get(function), result["answer"]
     assert set(result["at_import"]) == at_import
     assert set(result["after_answer"]) == at_import | later
+
+
+OVERLAY_PROBE = r"""
+import json, sys
+from pathlib import Path
+
+class NoPandas:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoPandas())
+import overlay_handler  # noqa: F401  (the function's own import chain)
+from recsys.trends.activity import ItemActivity
+from recsys.trends.overlay import build_overlay
+
+model, out = Path(sys.argv[1]), Path(sys.argv[2])
+now = ItemActivity.read(model).now
+events = [{"user_id": "u1", "item_id": "new-1", "event_type": "click", "sent_at_ms": int(now * 1000) + 5}]
+print(json.dumps({"new_items": build_overlay(model, events, now + 60, out).new_items}))
+"""
+
+
+def test_the_overlay_function_builds_an_overlay_without_pandas(synthetic_run: TrainJob, tmp_path: Path) -> None:
+    """The overlay refresh runs on the serving layer, which has no pandas."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODEL_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions" / "overlay"), str(ROOT / "shared")])
+    probe = subprocess.run(
+        [sys.executable, "-c", OVERLAY_PROBE, str(synthetic_run.out), str(tmp_path / "overlay")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert json.loads(probe.stdout.strip().splitlines()[-1]) == {"new_items": 1}

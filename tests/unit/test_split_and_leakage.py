@@ -95,7 +95,7 @@ def test_the_test_window_never_reaches_what_is_fitted_before_it(
         )
     before_cuts = [cut for cut in cuts if cut != "c0"]
     before, after = _fitted_before(original, before_cuts), _fitted_before(scrambled, before_cuts)
-    assert before.keys() == after.keys() and len(before) == 15 * len(before_cuts)  # 11 stage-1 files, 4 tables
+    assert before.keys() == after.keys() and len(before) == 17 * len(before_cuts)  # 11 stage-1, 4 tables, 2 activity
     for key, value in before.items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, after[key], err_msg=key)

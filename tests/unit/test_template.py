@@ -5,6 +5,7 @@ cfn-lint and checkov do not look inside Fn::Sub strings for wildcards, so this t
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,15 @@ TEMPLATE: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loade
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 
 # The only wildcards a resource may hold: the end of a prefix we own.
-ALLOWED_WILDCARD_SUFFIXES = ("/models/*", "/input/*", "/output/*", "-batch/*", "/events/*", "/events-errors/*")
+ALLOWED_WILDCARD_SUFFIXES = (
+    "/models/*",
+    "/overlays/*",
+    "/input/*",
+    "/output/*",
+    "-batch/*",
+    "/events/*",
+    "/events-errors/*",
+)
 #: Statements allowed a bare "*" resource, and why.
 STAR_RESOURCE_ALLOWED = {"Logging": "CloudWatch Logs delivery APIs take no resource ARN"}
 
@@ -101,9 +110,15 @@ def test_serving_functions_only_read_the_models_prefix(name: str) -> None:
         assert statement["Action"] in ("s3:GetObject", "s3:ListBucket")
         resource = " ".join(strings_in(statement["Resource"]))
         if statement["Action"] == "s3:GetObject":
-            assert resource.startswith("arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/models/*")
+            assert [text for text in resource.split() if text.startswith("arn:")] == [
+                "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/models/*",
+                "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlays/*",
+            ]
         else:
-            assert statement["Condition"]["StringLike"]["s3:prefix"] == {"Fn::Sub": "${ModelPrefix}/models/*"}
+            assert statement["Condition"]["StringLike"]["s3:prefix"] == [
+                {"Fn::Sub": "${ModelPrefix}/models/*"},
+                {"Fn::Sub": "${ModelPrefix}/overlays/*"},
+            ]
 
 
 def test_batch_reads_input_and_models_and_writes_only_output() -> None:
@@ -307,3 +322,20 @@ def test_alarms_on_our_own_metrics_watch_names_the_code_emits() -> None:
     for alarm in ours:
         assert alarm["MetricName"] in emitted, alarm["MetricName"]
         assert alarm["Dimensions"] == [{"Name": "service", "Value": powertools["POWERTOOLS_SERVICE_NAME"]}]
+
+
+def test_the_overlay_refresh_is_scheduled_and_writes_only_overlays() -> None:
+    by_sid = {s["Sid"]: s for s in statements(RESOURCES["OverlayFunction"])}
+    writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))]
+    assert [s["Sid"] for s in writes] == ["WriteOverlays"]
+    assert [t for t in strings_in(writes[0]["Resource"]) if t.startswith("arn:")] == [
+        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlays/*"
+    ]
+    schedule = RESOURCES["OverlaySchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "OverlayScheduleExpression"}
+    assert TEMPLATE["Parameters"]["OverlayScheduleExpression"]["Default"] == "rate(30 minutes)"
+    target = schedule["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["OverlayFunction", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["OverlayScheduleDeadLetterQueue", "Arn"]}
+    # the function receives the event file the tests and `make invoke FUNCTION=overlay` use
+    assert json.loads(target["Input"]) == json.loads((ROOT / "tests/events/overlay_schedule.json").read_text())

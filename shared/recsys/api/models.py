@@ -109,6 +109,8 @@ class ModelInfo(_Answer):
     sources: list[str]
     metrics: dict[str, dict[str, float]] = Field(description="each evaluated system's test metrics, all users")
     files: dict[str, int] = Field(description="bytes of the largest files")
+    overlay: str | None = Field(None, description="the live-trends overlay served; None: the model's own trends")
+    trends_as_of: str | None = Field(None, description="when the overlay's trend features and charts hold (UTC)")
 
 
 class Health(BaseModel):

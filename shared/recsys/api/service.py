@@ -284,6 +284,8 @@ class RecommendationService:
             sources=list(manifest.serving.source_names),
             metrics={system: manifest.metrics.get(system, {}).get("all", {}) for system in systems},
             files={entry.name: entry.size for entry in sorted(manifest.files, key=lambda e: -e.size)[:3]},
+            overlay=model.overlay_id,
+            trends_as_of=model.overlay.as_of_utc if model.overlay is not None else None,
         )
 
     def health(self) -> Health:

@@ -24,6 +24,8 @@ from recsys.sorting import sorted_unique
 if TYPE_CHECKING:
     import pandas as pd
 
+    from recsys.trends.activity import ItemActivity
+
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 Array = npt.NDArray[Any]
@@ -155,6 +157,29 @@ class CandidateSource(Protocol[SettingsT]):
     def load(self, read: ReadArray, n_users: int, n_items: int) -> LoadedSource:
         """Serving side: read and check the files (shapes and values); a bad file raises ModelIntegrityError."""
         ...
+
+
+@runtime_checkable
+class TrendSource(Protocol):
+    """A source computed from item activity alone (a chart, popularity). Its `fit` goes through
+    `from_activity`, and the live-trends overlay calls it again between trainings with newer activity."""
+
+    def activity_needs(self, settings: Any) -> tuple[tuple[float, ...], float]:
+        """(half-lives of decayed counts, days of recent interactions) that `from_activity` reads."""
+        ...
+
+    def from_activity(self, activity: ItemActivity, settings: Any) -> Mapping[str, Array]:
+        """The source's files (as `fit` returns them) at `activity.now`."""
+        ...
+
+
+@runtime_checkable
+class ItemIndexedFiles(Protocol):
+    """A source with files that hold a row per item: `item_padding` names them and the value a new item's
+    row is filled with (an item the source knows nothing of), so the overlay can grow the catalog."""
+
+    @property
+    def item_padding(self) -> Mapping[str, float]: ...
 
 
 def expect_shape(name: str, array: Array, shape: tuple[int | None, ...]) -> None:

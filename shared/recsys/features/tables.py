@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from recsys import columns as C
-from recsys.config import FeatureSettings
-from recsys.sources.popularity import decayed_counts
+from recsys.config import FeatureSettings, TrainSettings
+from recsys.trends.activity import Interactions, ItemActivity
+from recsys.trends.columns import activity_needs, item_trend_columns, years
 
 NO_HISTORY = -1
 
@@ -45,17 +46,13 @@ def _with_value(history: pd.DataFrame) -> pd.DataFrame:
     return history.assign(_value=value.astype(np.float64))
 
 
-def _years(timestamps: np.ndarray) -> np.ndarray:
-    return 1970.0 + timestamps / (365.25 * C.DAY)
-
-
 def release_years(items: pd.DataFrame | None, n_items: int, settings: FeatureSettings) -> np.ndarray:
     """Each item's release year from the configured metadata column (NaN where unknown or absent)."""
-    years = np.full(n_items, np.nan)
+    released = np.full(n_items, np.nan)
     column = settings.release_year_column
     if items is not None and column and column in items and pd.api.types.is_numeric_dtype(items[column]):
-        years[items[C.ITEM_IDX].to_numpy()] = items[column].to_numpy(np.float64)
-    return years
+        released[items[C.ITEM_IDX].to_numpy()] = items[column].to_numpy(np.float64)
+    return released
 
 
 def _item_first_seen(history: pd.DataFrame, n_items: int) -> np.ndarray:
@@ -87,7 +84,7 @@ def build_user_features(
         return np.where(n > 0, np.bincount(users, weights=flags, minlength=n_users) / per_user, np.nan)
 
     age_at_use = (timestamps - _item_first_seen(history, n_items)[history[C.ITEM_IDX].to_numpy()]) / C.DAY
-    year_gap_at_use = _years(timestamps) - release_years(items, n_items, settings)[history[C.ITEM_IDX].to_numpy()]
+    year_gap_at_use = years(timestamps) - release_years(items, n_items, settings)[history[C.ITEM_IDX].to_numpy()]
     features = {
         "user_n": n.astype(np.float32),
         "user_days_since_last": ((now - stats["last"]) / C.DAY).to_numpy(np.float32),
@@ -149,55 +146,19 @@ def tag_columns_of(items: pd.DataFrame) -> list[str]:
     ]
 
 
-def _chart_rank(counts: np.ndarray, all_time: np.ndarray) -> np.ndarray:
-    """Each item's position in a chart (0 = top; ties by all-time count, then item index)."""
-    order = np.lexsort((np.arange(len(counts)), -all_time, -counts))
-    rank = np.empty(len(counts), dtype=np.float32)
-    rank[order] = np.arange(len(counts), dtype=np.float32)
-    return rank
+def item_activity(history: pd.DataFrame, n_items: int, now: float, settings: TrainSettings) -> ItemActivity:
+    """The history's item activity at `now`, keeping what the item features and the trend sources need."""
+    value = _with_value(history)["_value"].to_numpy(np.float64)
+    interactions = Interactions.of(history[C.ITEM_IDX].to_numpy(), history[C.TIMESTAMP].to_numpy(), value)
+    half_lives, recent_days = activity_needs(settings)
+    return ItemActivity.of(interactions, n_items, now, half_lives, recent_days)
 
 
-def build_item_features(
-    history: pd.DataFrame, items: pd.DataFrame | None, n_items: int, now: float, settings: FeatureSettings
-) -> pd.DataFrame:
-    """Counts, ranks and growth in each window, decayed counts, age and release year: what a trend looks like
-    at the cutoff. Ranks and growth ratios compare across windows of different traffic, raw counts do not."""
-    history = _with_value(history)
-    stats = _per_id(history, C.ITEM_IDX, n_items)
-    all_time = stats["n"].fillna(0).to_numpy(np.float64)
-    windows = _windows(history, C.ITEM_IDX, now, settings.windows_days, "item", n_items)
-    item_ids = history[C.ITEM_IDX].to_numpy()
-    timestamps = history[C.TIMESTAMP].to_numpy(np.float64)
-    days = sorted(settings.windows_days)
-    growth = {
-        f"item_growth_{short}_{long}": (windows[f"item_n_{short}d"] + 1)
-        / (windows[f"item_n_{long}d"] + 1)
-        * (long / short)
-        for short, long in zip(days, days[2:], strict=False)
-    }
-    recent = timestamps >= now - 7 * C.DAY
-    recent_value = np.bincount(item_ids[recent], weights=history["_value"].to_numpy()[recent], minlength=n_items)
-    recent_count = np.bincount(item_ids[recent], minlength=n_items)
-    days_since_first = ((now - stats["first"]) / C.DAY).to_numpy(np.float64)
-    features = {
-        "item_n": all_time.astype(np.float32),
-        **windows,
-        **{f"item_rank_{d}d": _chart_rank(windows[f"item_n_{d}d"], all_time) for d in days},
-        "item_rank_all": _chart_rank(all_time, all_time),
-        **{
-            f"item_decay_{h:g}d": decayed_counts(item_ids, timestamps, n_items, now, h)
-            for h in settings.decay_half_lives
-        },
-        **growth,
-        "item_days_since_first": days_since_first.astype(np.float32),
-        "item_log_age": np.log1p(days_since_first).astype(np.float32),
-        "item_days_since_last": ((now - stats["last"]) / C.DAY).to_numpy(np.float32),
-        "item_year_gap": (_years(np.asarray(now)) - release_years(items, n_items, settings)).astype(np.float32),
-        "item_value_mean": stats["value_mean"].to_numpy(np.float32),
-        "item_value_std": stats["value_std"].to_numpy(np.float32),
-        "item_value_mean_7d": np.where(recent_count > 0, recent_value / np.maximum(recent_count, 1), np.nan),
-    }
-    table = pd.DataFrame({name: np.asarray(values, dtype=np.float32) for name, values in features.items()})
+def build_item_features(activity: ItemActivity, items: pd.DataFrame | None, settings: FeatureSettings) -> pd.DataFrame:
+    """`item_trend_columns` and the item metadata, one row per item."""
+    n_items = activity.n_items
+    columns = item_trend_columns(activity, settings, release_years(items, n_items, settings))
+    table = pd.DataFrame({name: np.asarray(values, dtype=np.float32) for name, values in columns.items()})
     if items is not None:
         table = pd.concat([table, _metadata_features(items, n_items, tag_columns_of(items))], axis=1)
     table = table.astype(np.float32)

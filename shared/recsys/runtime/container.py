@@ -36,8 +36,13 @@ def source_for(settings: ModelSettings) -> ModelSource:
     return S3Source(S3ModelStore(settings.model_bucket, settings.model_prefix), settings.model_cache_dir)
 
 
-@lru_cache(maxsize=2)
 def get_provider(with_ranker: bool = True) -> ModelProvider:
+    # one cache key however it is called: lru_cache would keep get_provider() and get_provider(True) apart
+    return _provider(with_ranker)
+
+
+@lru_cache(maxsize=2)
+def _provider(with_ranker: bool) -> ModelProvider:
     settings = get_model_settings()
     return ModelProvider(
         source_for(settings),
@@ -50,7 +55,7 @@ def get_provider(with_ranker: bool = True) -> ModelProvider:
 
 def reset() -> None:
     """Forget settings, loaded models and AWS clients (a new container, as far as code can tell)."""
-    get_provider.cache_clear()
+    _provider.cache_clear()
     for clear in _caches:
         clear()
     aws.reset()

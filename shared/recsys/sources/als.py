@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +68,7 @@ class AlsSource:
     settings_model = AlsSettings
     backfill = False
     files = (USER_FACTORS, ITEM_FACTORS)
+    item_padding: ClassVar[dict[str, float]] = {ITEM_FACTORS: 0.0}  # a new item: no factors yet, scores 0 for everyone
 
     def fit(self, data: FitInput, settings: AlsSettings) -> Mapping[str, Array]:
         """Implicit-feedback ALS; confidence 1 + alpha * weight, repeated pairs add up."""

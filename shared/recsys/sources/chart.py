@@ -14,18 +14,16 @@ import numpy as np
 from recsys import columns as C
 from recsys.candidates.base import F32, I64, Array, FitInput, ReadArray, SourceSettings, expect_finite, expect_shape
 from recsys.candidates.scores import SharedVector
+from recsys.trends.activity import ItemActivity, activity_of, chart_vector
 
 
 def chart_counts(items: I64, timestamps: Array, n_items: int, now: float, days: float | None) -> F32:
-    """Interactions per item in [now - days, now) (all time for None); ties broken by all-time count.
-
-    The tie-break is below 1, so it never overturns a whole count; equal items keep index order.
-    """
+    """Interactions per item in [now - days, now) (all time for None); ties broken by all-time count."""
     all_time = np.bincount(items, minlength=n_items).astype(np.float64)
     if days is None:
         return all_time.astype(np.float32)
-    recent = np.bincount(items[timestamps >= now - days * C.DAY], minlength=n_items)
-    return (recent + all_time / (all_time.max(initial=0.0) + 1.0)).astype(np.float32)
+    recent = np.bincount(items[timestamps >= now - days * C.DAY], minlength=n_items).astype(np.float64)
+    return chart_vector(recent, all_time)
 
 
 class ChartSettings(SourceSettings):
@@ -44,9 +42,13 @@ class ChartSource:
         self.files = (f"{self.name}.npy",)
 
     def fit(self, data: FitInput, settings: ChartSettings) -> Mapping[str, Array]:
-        items = data.history[C.ITEM_IDX].to_numpy(np.int64)
-        timestamps = data.history[C.TIMESTAMP].to_numpy(np.float64)
-        return {self.files[0]: chart_counts(items, timestamps, data.n_items, data.now, self.days)}
+        return self.from_activity(activity_of(data, *self.activity_needs(settings)), settings)
+
+    def activity_needs(self, settings: ChartSettings) -> tuple[tuple[float, ...], float]:
+        return (), float(self.days)
+
+    def from_activity(self, activity: ItemActivity, settings: ChartSettings) -> Mapping[str, Array]:
+        return {self.files[0]: activity.chart(self.days)}
 
     def load(self, read: ReadArray, n_users: int, n_items: int) -> SharedVector:
         vector = np.asarray(read(self.files[0]), dtype=np.float32)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +71,7 @@ class CoVisitationSource:
     settings_model = CovisitSettings
     backfill = False
     files = (NEIGHBOURS, LINK_SCORES)
+    item_padding: ClassVar[dict[str, float]] = {NEIGHBOURS: -1.0, LINK_SCORES: 0.0}  # a new item: no neighbours yet
 
     def fit(self, data: FitInput, settings: CovisitSettings) -> Mapping[str, Array]:
         """Per item, its `neighbours` most co-visited items (same user, within `window_days`).

@@ -8,7 +8,6 @@ from typing import Final
 import numpy as np
 from pydantic import Field
 
-from recsys import columns as C
 from recsys.candidates.base import (
     F32,
     I64,
@@ -20,6 +19,7 @@ from recsys.candidates.base import (
     expect_shape,
 )
 from recsys.candidates.scores import SharedVector
+from recsys.trends.activity import ItemActivity, activity_of, decay_weights, with_ties
 
 POPULARITY: Final = "popularity.npy"
 
@@ -30,11 +30,9 @@ class PopularitySettings(SourceSettings):
 
 def decayed_counts(history_items: I64, timestamps: Array, n_items: int, now: float, half_life_days: float) -> F32:
     """Exponentially time-decayed interaction counts at `now`; all-time counts break ties."""
-    age_days = (now - timestamps.astype(np.float64)) / C.DAY
-    decay = np.exp(-np.log(2.0) * np.clip(age_days, 0, None) / half_life_days)
-    decayed = np.bincount(history_items, weights=decay, minlength=n_items)
-    all_time = np.bincount(history_items, minlength=n_items)
-    return (decayed + 1e-6 * np.log1p(all_time)).astype(np.float32)
+    weights = decay_weights(now - timestamps.astype(np.float64), half_life_days)
+    decayed = np.bincount(history_items, weights=weights, minlength=n_items)
+    return with_ties(decayed, np.bincount(history_items, minlength=n_items).astype(np.float64))
 
 
 class PopularitySource:
@@ -44,10 +42,13 @@ class PopularitySource:
     files = (POPULARITY,)
 
     def fit(self, data: FitInput, settings: PopularitySettings) -> Mapping[str, Array]:
-        history = data.history
-        items = history[C.ITEM_IDX].to_numpy()
-        timestamps = history[C.TIMESTAMP].to_numpy(dtype=np.float64)
-        return {POPULARITY: decayed_counts(items, timestamps, data.n_items, data.now, settings.half_life_days)}
+        return self.from_activity(activity_of(data, *self.activity_needs(settings)), settings)
+
+    def activity_needs(self, settings: PopularitySettings) -> tuple[tuple[float, ...], float]:
+        return (settings.half_life_days,), 0.0
+
+    def from_activity(self, activity: ItemActivity, settings: PopularitySettings) -> Mapping[str, Array]:
+        return {POPULARITY: activity.popularity(settings.half_life_days)}
 
     def load(self, read: ReadArray, n_users: int, n_items: int) -> SharedVector:
         vector = np.asarray(read(POPULARITY), dtype=np.float32)

@@ -22,7 +22,8 @@ from recsys import artifacts as A
 from recsys.errors import ModelIntegrityError, ModelUnavailableError, NoModelPublishedError, RecsysError
 from recsys.loaded import LoadedModel
 from recsys.runtime.telemetry import logger
-from recsys.store.s3 import S3ModelStore
+from recsys.store.s3 import OVERLAYS, S3ModelStore
+from recsys.trends.manifest import OVERLAY_MANIFEST, OverlayManifest
 
 
 class ModelSource(Protocol):
@@ -31,6 +32,14 @@ class ModelSource(Protocol):
     def fetch(self, version: str, with_ranker: bool) -> tuple[Path, bool]:
         """A local folder holding the version's files (stage 1's only, without the ranker), and whether
         they are already verified."""
+        ...
+
+    def current_overlay(self, version: str) -> str | None:
+        """The version's live-trends overlay (None: none published)."""
+        ...
+
+    def fetch_overlay(self, version: str, overlay_id: str) -> Path:
+        """A local folder holding the overlay's files."""
         ...
 
     def describe(self) -> str: ...
@@ -57,26 +66,54 @@ class S3Source:
         """Download what /tmp lacks of what this function reads; every file checked against its sha256 once."""
         manifest = self.store.manifest(version)
         manifest.check_complete(with_ranker)
-        folder = self.cache_dir / version
-        for entry in manifest.files_for(with_ranker):
-            path = folder / entry.name
-            if path.is_file() and path.stat().st_size == entry.size and A.sha256_of(path) == entry.sha256:
-                self.stats.reused += 1
-                continue
-            self.store.download_file(version, entry.name, path)
-            self.stats.downloaded += 1
-            if path.stat().st_size != entry.size or A.sha256_of(path) != entry.sha256:
-                path.unlink()
-                raise ModelIntegrityError(f"model {version}: {entry.name} fails its sha256 check")
-        (folder / A.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-        return folder, True
+        return self.fetch_files(manifest, manifest.files_for(with_ranker)), True
 
-    def prune(self, keep: set[str]) -> None:
-        """Drop cached versions no longer served: /tmp is small and shared with the request path."""
-        if self.cache_dir.is_dir():
-            for folder in self.cache_dir.iterdir():
-                if folder.is_dir() and folder.name not in keep:
-                    shutil.rmtree(folder, ignore_errors=True)
+    def fetch_files(self, manifest: A.Manifest, entries: tuple[A.FileEntry, ...]) -> Path:
+        """Some of a version's files (and its manifest) in its cache folder, each checked."""
+        folder = self.cache_dir / manifest.version
+        for entry in entries:
+            key = self.store.key(manifest.version, entry.name)
+            self._download_checked(key, entry, folder, f"model {manifest.version}")
+        (folder / A.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        return folder
+
+    def current_overlay(self, version: str) -> str | None:
+        return self.store.read_current_overlay(version)[0]
+
+    def fetch_overlay(self, version: str, overlay_id: str) -> Path:
+        overlay = self.store.overlay_manifest(version, overlay_id)
+        overlay.check_for(version)
+        return self.fetch_overlay_files(overlay, overlay.files)
+
+    def fetch_overlay_files(self, overlay: OverlayManifest, entries: tuple[A.FileEntry, ...]) -> Path:
+        """Some of an overlay's files (and its manifest) in its cache folder, each checked."""
+        version, overlay_id = overlay.model_version, overlay.overlay_id
+        folder = self.cache_dir / version / OVERLAYS / overlay_id
+        for entry in entries:
+            key = self.store.overlay_key(version, overlay_id, entry.name)
+            self._download_checked(key, entry, folder, f"overlay {overlay_id}")
+        (folder / OVERLAY_MANIFEST).write_text(overlay.to_json(), encoding="utf-8")
+        return folder
+
+    def _download_checked(self, key: str, entry: A.FileEntry, folder: Path, owner: str) -> None:
+        """Download what /tmp lacks; every file checked against its sha256 once."""
+        path = folder / entry.name
+        if path.is_file() and path.stat().st_size == entry.size and A.sha256_of(path) == entry.sha256:
+            self.stats.reused += 1
+            return
+        self.store.download_key(key, path, owner)
+        self.stats.downloaded += 1
+        if path.stat().st_size != entry.size or A.sha256_of(path) != entry.sha256:
+            path.unlink()
+            raise ModelIntegrityError(f"{owner}: {entry.name} fails its sha256 check")
+
+    def prune(self, keep: str, keep_overlay: str | None) -> None:
+        """Drop cached versions and overlays no longer served: /tmp is small and shared with the request path."""
+        for parent, wanted in ((self.cache_dir, keep), (self.cache_dir / keep / OVERLAYS, keep_overlay)):
+            if parent.is_dir():
+                for folder in parent.iterdir():
+                    if folder.is_dir() and folder.name != wanted and folder.name != OVERLAYS:
+                        shutil.rmtree(folder, ignore_errors=True)
 
     def describe(self) -> str:
         return f"s3://{self.store.bucket}/{self.store.prefix}"
@@ -84,15 +121,26 @@ class S3Source:
 
 @dataclass
 class LocalSource:
-    """A model directory on disk (`make serve`, tests, `recsys score`); its version never changes."""
+    """A model directory on disk (`make serve`, tests, `recsys score`), and an overlay folder if given."""
 
     model_dir: Path
+    overlay_dir: Path | None = None
 
     def current_version(self) -> str | None:
         return A.Manifest.read(self.model_dir).version if (self.model_dir / A.MANIFEST).is_file() else None
 
     def fetch(self, version: str, with_ranker: bool) -> tuple[Path, bool]:
         return self.model_dir, False
+
+    def current_overlay(self, version: str) -> str | None:
+        if self.overlay_dir is None or not (self.overlay_dir / OVERLAY_MANIFEST).is_file():
+            return None
+        return OverlayManifest.read(self.overlay_dir).overlay_id
+
+    def fetch_overlay(self, version: str, overlay_id: str) -> Path:
+        if self.overlay_dir is None:
+            raise ModelIntegrityError(f"no overlay folder for overlay {overlay_id}")
+        return self.overlay_dir
 
     def describe(self) -> str:
         return str(self.model_dir)
@@ -134,7 +182,8 @@ class ModelProvider:
         if model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = self._load(self._wanted_version())
+                    version = self._wanted_version()
+                    self._model = self._load_with_fallback(version, self._wanted_overlay(version))
                     self._last_check = self._clock()
                 return self._model
         if self.pinned_version is None and self._clock() - self._last_check >= self.refresh_seconds:
@@ -151,22 +200,50 @@ class ModelProvider:
             raise NoModelPublishedError(f"no model published at {self.source.describe()}")
         return version
 
-    def _load(self, version: str) -> LoadedModel:
+    def _wanted_overlay(self, version: str) -> str | None:
+        """The version's live overlay; if it cannot be read, the one in hand (for this version) stays."""
+        try:
+            return self.source.current_overlay(version)
+        except (BotoCoreError, ClientError, RecsysError) as exc:
+            logger.warning("cannot read the live overlay", extra={"version": version, "reason": str(exc)})
+            current = self._model
+            return current.overlay_id if current is not None and current.version == version else None
+
+    def _known_bad(self, key: str) -> bool:
+        """Failed within `retry_failed_seconds`: not downloaded again on every check."""
+        return key in self.failed and self._clock() - self._failed_at[key] < self.retry_failed_seconds
+
+    def _load_with_fallback(self, version: str, overlay: str | None) -> LoadedModel:
+        """The version with its overlay; if the overlay cannot be loaded, the version alone (a broken
+        overlay costs freshness, never the service)."""
+        if overlay is not None and not self._known_bad(_failure_key(version, overlay)):
+            try:
+                return self._load(version, overlay)
+            except ModelUnavailableError:
+                pass  # logged and remembered by _load
+        return self._load(version, None)
+
+    def _load(self, version: str, overlay: str | None) -> LoadedModel:
         started = time.perf_counter()
+        where = {"version": version, "overlay": overlay}
         try:
             folder, verified = self.source.fetch(version, self.with_ranker)
-            model = LoadedModel.from_dir(folder, verify=not verified, with_ranker=self.with_ranker)
+            overlay_dir = self.source.fetch_overlay(version, overlay) if overlay is not None else None
+            model = LoadedModel.from_dir(
+                folder, verify=not verified, with_ranker=self.with_ranker, overlay_dir=overlay_dir
+            )
         except RecsysError as exc:
-            self.failed[version] = exc.message
-            self._failed_at[version] = self._clock()
-            logger.error("model version cannot be loaded", extra={"version": version, "reason": exc.message})
-            raise ModelUnavailableError(f"model {version} cannot be loaded: {exc.message}") from None
+            key = _failure_key(version, overlay)
+            self.failed[key] = exc.message
+            self._failed_at[key] = self._clock()
+            logger.error("model version cannot be loaded", extra={**where, "reason": exc.message})
+            raise ModelUnavailableError(f"model {key} cannot be loaded: {exc.message}") from None
         except (BotoCoreError, ClientError) as exc:
             # S3 itself failed (throttling, permissions, network): worth another try, so not remembered
-            logger.error("model version cannot be fetched", extra={"version": version, "reason": str(exc)})
+            logger.error("model version cannot be fetched", extra={**where, "reason": str(exc)})
             raise ModelUnavailableError(f"model {version} cannot be fetched from S3") from None
         self.load_seconds = time.perf_counter() - started
-        logger.info("model loaded", extra={"version": version, "seconds": round(self.load_seconds, 3)})
+        logger.info("model loaded", extra={**where, "seconds": round(self.load_seconds, 3)})
         return model
 
     def _start_refresh(self) -> None:
@@ -183,24 +260,29 @@ class ModelProvider:
         self.refresh()
 
     def refresh(self) -> str:
-        """Check CURRENT once; load and swap in a new version if there is one. Says what happened."""
+        """Check CURRENT and the version's overlay once; load and swap in what changed. Says what happened.
+
+        A new overlay of the version in hand that fails to load leaves the model in hand serving; a new
+        version whose overlay fails is served without one."""
         try:
             version = self._wanted_version()
         except RecsysError as exc:
             logger.warning("model refresh skipped", extra={"reason": exc.message})
             return "unavailable"
         current = self._model
-        if current is not None and current.version == version:
+        overlay = self._wanted_overlay(version)
+        if current is not None and (current.version, current.overlay_id) == (version, overlay):
             return "unchanged"
-        if version in self.failed and self._clock() - self._failed_at[version] < self.retry_failed_seconds:
-            return "known-bad"  # not downloaded again on every check; tried again once the wait is over
+        same_version = current is not None and current.version == version
+        if self._known_bad(_failure_key(version, overlay) if same_version else version):
+            return "known-bad"  # tried again once the wait is over (a version fixed in S3)
         try:
-            model = self._load(version)
+            model = self._load(version, overlay) if same_version else self._load_with_fallback(version, overlay)
         except ModelUnavailableError:
             return "failed"
         self._model = model  # one assignment: a request holds the old model or the new, never half of one
         if isinstance(self.source, S3Source):
-            self.source.prune({version})
+            self.source.prune(version, model.overlay_id)
         return "swapped"
 
     def recheck(self) -> str:
@@ -217,3 +299,7 @@ class ModelProvider:
         thread = self._refreshing
         if thread is not None:
             thread.join(timeout)
+
+
+def _failure_key(version: str, overlay: str | None) -> str:
+    return version if overlay is None else f"{version}+{overlay}"

@@ -2,6 +2,10 @@
 
     <prefix>/models/<version>/<file>       a version's files, manifest.json uploaded last
     <prefix>/models/CURRENT                 {"version": ...}: the live version, written last
+    <prefix>/overlays/<version>/<overlay id>/<file>  a version's live-trends overlay, overlay.json last
+    <prefix>/overlays/<version>/CURRENT              {"overlay": ...}: the version's live overlay
+
+Overlays sit apart from models so that what writes them (the scheduled refresh) cannot touch a model.
 
 The boto3 client is the container's shared one (`recsys.aws`), created on first use; pass
 another to talk to a different endpoint or account.
@@ -19,11 +23,13 @@ from typing import TYPE_CHECKING
 from recsys import artifacts as A
 from recsys import aws
 from recsys.errors import CurrentChangedError, ModelIntegrityError, NotFoundError
+from recsys.trends.manifest import OVERLAY_MANIFEST, OverlayManifest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 CURRENT = "CURRENT"
+OVERLAYS = "overlays"
 SHA256_METADATA = "sha256"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
@@ -50,6 +56,15 @@ class S3ModelStore:
     def current_key(self) -> str:
         return f"{self._models()}{CURRENT}"
 
+    def _overlays(self, version: str) -> str:
+        return f"{self.prefix}/{OVERLAYS}/{version}/" if self.prefix else f"{OVERLAYS}/{version}/"
+
+    def overlay_key(self, version: str, overlay_id: str, name: str) -> str:
+        return f"{self._overlays(version)}{overlay_id}/{name}"
+
+    def overlay_current_key(self, version: str) -> str:
+        return f"{self._overlays(version)}{CURRENT}"
+
     # -- reading ------------------------------------------------------------------------------
     def _get(self, key: str) -> bytes | None:
         try:
@@ -62,16 +77,47 @@ class S3ModelStore:
 
     def read_current(self) -> tuple[str | None, str | None]:
         """The live version and the ETag of CURRENT as read (both None before the first publish)."""
+        return self._read_pointer(self.current_key, "version")
+
+    def read_current_overlay(self, version: str) -> tuple[str | None, str | None]:
+        """The version's live overlay and the ETag of its pointer as read (both None before the first)."""
+        return self._read_pointer(self.overlay_current_key(version), "overlay")
+
+    def _read_pointer(self, key: str, field: str) -> tuple[str | None, str | None]:
         try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.current_key)
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.NoSuchKey:
             return None, None
         try:
-            return str(json.loads(answer["Body"].read())["version"]), answer["ETag"]
+            return str(json.loads(answer["Body"].read())[field]), answer["ETag"]
         except (ValueError, KeyError, TypeError):
+            raise ModelIntegrityError(f"s3://{self.bucket}/{key} is not valid JSON with a {field}") from None
+
+    def overlay_manifest(self, version: str, overlay_id: str) -> OverlayManifest:
+        key = self.overlay_key(version, overlay_id, OVERLAY_MANIFEST)
+        body = self._get(key)
+        if body is None:
             raise ModelIntegrityError(
-                f"s3://{self.bucket}/{self.current_key} is not valid JSON with a version"
-            ) from None
+                f"overlay {overlay_id} of model {version} not found (no s3://{self.bucket}/{key})"
+            )
+        return OverlayManifest.from_json(body, f"s3://{self.bucket}/{key}")
+
+    def overlays(self, version: str) -> list[str]:
+        """The version's overlay ids, oldest first (ids start with their time)."""
+        prefix = self._overlays(version)
+        paginator = self.client.get_paginator("list_objects_v2")
+        names: list[str] = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            names += [p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", [])]
+        return sorted(names)
+
+    def delete_overlay(self, version: str, overlay_id: str) -> None:
+        prefix = self.overlay_key(version, overlay_id, "")
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})  # type: ignore[typeddict-item]
 
     def manifest(self, version: str) -> A.Manifest:
         key = self.key(version, A.MANIFEST)
@@ -99,12 +145,15 @@ class S3ModelStore:
 
     # -- writing ------------------------------------------------------------------------------
     def upload_file(self, path: Path, version: str, name: str, sha256: str) -> None:
+        self.upload_to_key(path, self.key(version, name), sha256)
+
+    def upload_to_key(self, path: Path, key: str, sha256: str) -> None:
         from boto3.s3.transfer import TransferConfig
 
         self.client.upload_file(
             str(path),
             self.bucket,
-            self.key(version, name),
+            key,
             ExtraArgs={"Metadata": {SHA256_METADATA: sha256}},
             Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD),
         )
@@ -113,33 +162,44 @@ class S3ModelStore:
         """One PUT: readers see the old CURRENT or the new one, never a mix. Conditional on CURRENT being
         as it was read (`read_etag`; None: still absent), so a decision taken on what was live cannot
         land after another writer changed it: that raises CurrentChangedError."""
-        body = {"version": version, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        self._write_pointer(self.current_key, {"version": version}, read_etag)
+
+    def write_current_overlay(self, version: str, overlay_id: str, read_etag: str | None) -> None:
+        """The version's live overlay, conditional on its pointer as read, like `write_current`."""
+        self._write_pointer(self.overlay_current_key(version), {"overlay": overlay_id}, read_etag)
+
+    def _write_pointer(self, key: str, body: dict[str, str], read_etag: str | None) -> None:
+        body = {**body, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
         condition = {"IfMatch": read_etag} if read_etag is not None else {"IfNoneMatch": "*"}
         try:
             self.client.put_object(
                 Bucket=self.bucket,
-                Key=self.current_key,
+                Key=key,
                 Body=json.dumps(body).encode(),
                 ContentType="application/json",
                 **condition,  # type: ignore[arg-type]
             )
         except self.client.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise CurrentChangedError(f"s3://{self.bucket}/{self.current_key} changed while we decided") from None
+                raise CurrentChangedError(f"s3://{self.bucket}/{key} changed while we decided") from None
             raise
 
     def download_file(self, version: str, name: str, destination: Path) -> None:
+        self.download_key(self.key(version, name), destination, f"model {version}")
+
+    def download_key(self, key: str, destination: Path, owner: str) -> None:
         """Download to a temporary name beside `destination`, then rename: no half-written files."""
+        name = destination.name
         destination.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{name}.")
         os.close(handle)
         try:
-            self.client.download_file(self.bucket, self.key(version, name), temporary)
+            self.client.download_file(self.bucket, key, temporary)
             os.replace(temporary, destination)
         except self.client.exceptions.ClientError as exc:
             Path(temporary).unlink(missing_ok=True)
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise ModelIntegrityError(f"model {version}: {name} is missing from S3") from None
+                raise ModelIntegrityError(f"{owner}: {name} is missing from S3") from None
             raise
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from recsys.features.tables import (
     build_item_features,
     build_tag_tables,
     build_user_features,
+    item_activity,
     lists_restored,
     tag_vocabulary,
 )
@@ -32,9 +33,9 @@ def run_features(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
         build_user_features(history, items, n_users, n_items, now, settings.features).to_parquet(
             out / A.USER_FEATURES, index=False
         )
-        build_item_features(history, items, n_items, now, settings.features).to_parquet(
-            out / A.ITEM_FEATURES, index=False
-        )
+        activity = item_activity(history, n_items, now, settings)
+        activity.write(out)  # what the live-trends overlay moves forward between trainings
+        build_item_features(activity, items, settings.features).to_parquet(out / A.ITEM_FEATURES, index=False)
         user_tags, item_tags = build_tag_tables(history, items, n_users, n_items, vocabulary)
         user_tags.to_parquet(out / A.USER_TAGS, index=False)
         item_tags.to_parquet(out / A.ITEM_TAGS, index=False)

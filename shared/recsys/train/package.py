@@ -26,7 +26,7 @@ def run_package(run: RunDir, settings: TrainSettings, out: Path) -> A.Manifest:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     search_path = (*run.model_path(SERVED_CUT), run.root / "stage2" / FINAL)
-    for name in (*serving.required_files(), A.FEATURE_IMPORTANCE):
+    for name in (*serving.required_files(), *A.TREND_FILES, A.FEATURE_IMPORTANCE):
         shutil.copy2(find_file(search_path, name), staging / name)
 
     created = datetime.now(UTC)

@@ -1,0 +1,108 @@
+"""The scheduled refresh: fold the event log since the live model's cutoff into a new overlay, publish it.
+
+Each run reads the live version, its current overlay's events and the list of log objects that
+overlay already folded in, reads only the other log objects (from the hour before the cutoff on,
+so an object Firehose finished late is still found), builds the overlay at the time of the run,
+uploads it with its manifest last, and then moves the version's overlay pointer, conditional on
+the pointer being as it was read: of two runs at once, one publishes and the other stands down.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from recsys import artifacts as A
+from recsys.errors import CurrentChangedError
+from recsys.store.provider import S3Source
+from recsys.store.s3 import S3ModelStore
+from recsys.trends.activity import ItemActivity
+from recsys.trends.manifest import OVERLAY_MANIFEST
+from recsys.trends.overlay import OVERLAY_EVENTS, OVERLAY_LOG_OBJECTS, build_overlay, event_table, model_files_read
+
+#: Firehose writes under YYYY/MM/DD/HH/ of arrival time; objects from this long before the cutoff are read
+ARRIVAL_MARGIN_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    status: str  # published, superseded, no-model
+    model_version: str | None = None
+    overlay_id: str | None = None
+    events: int = 0
+    new_items: int = 0
+    log_objects_read: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if value is not None}
+
+
+def log_prefix(store: S3ModelStore) -> str:
+    return f"{store.prefix}/events/" if store.prefix else "events/"
+
+
+def _new_log_objects(store: S3ModelStore, since: float, done: set[str]) -> list[str]:
+    prefix = log_prefix(store)
+    start = datetime.fromtimestamp(since - ARRIVAL_MARGIN_SECONDS, UTC)
+    paginator = store.client.get_paginator("list_objects_v2")
+    pages = paginator.paginate(Bucket=store.bucket, Prefix=prefix, StartAfter=f"{prefix}{start:%Y/%m/%d/%H}")
+    return [entry["Key"] for page in pages for entry in page.get("Contents", []) if entry["Key"] not in done]
+
+
+def _log_lines(body: bytes) -> list[dict[str, Any]]:
+    text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def refresh_overlay(store: S3ModelStore, work_dir: Path, now: float | None = None, keep: int = 2) -> Refreshed:
+    """One refresh of the live version's overlay at `now` (default: the current time)."""
+    now = time.time() if now is None else now
+    version = store.current_version()
+    if version is None:
+        return Refreshed("no-model")
+    cache = S3Source(store, work_dir / "models")
+    manifest = store.manifest(version)
+    wanted = set(model_files_read(manifest))
+    model_dir = cache.fetch_files(manifest, tuple(e for e in manifest.files if e.name in wanted))
+
+    previous_id, read_etag = store.read_current_overlay(version)
+    events: pa.Table = event_table([])
+    done: set[str] = set()
+    if previous_id is not None:
+        previous = store.overlay_manifest(version, previous_id)
+        folder = cache.fetch_overlay_files(previous, previous.state)
+        events = pq.read_table(folder / OVERLAY_EVENTS)
+        done = set(json.loads((folder / OVERLAY_LOG_OBJECTS).read_text(encoding="utf-8")))
+    new_keys = _new_log_objects(store, ItemActivity.read(model_dir).now, done)
+    lines = [line for key in new_keys for line in _log_lines(_read(store, key))]
+    events = pa.concat_tables([events, event_table(lines)])
+
+    out = work_dir / "overlays" / f"{version}-{int(now)}"
+    overlay = build_overlay(model_dir, events, now, out, log_objects=[*done, *new_keys])
+    for entry in (*overlay.files, *overlay.state):
+        store.upload_to_key(out / entry.name, store.overlay_key(version, overlay.overlay_id, entry.name), entry.sha256)
+    manifest_path = out / OVERLAY_MANIFEST  # last: an overlay without it is not one
+    manifest_key = store.overlay_key(version, overlay.overlay_id, OVERLAY_MANIFEST)
+    store.upload_to_key(manifest_path, manifest_key, A.sha256_of(manifest_path))
+    result = Refreshed("published", version, overlay.overlay_id, overlay.events, overlay.new_items, len(new_keys))
+    try:
+        store.write_current_overlay(version, overlay.overlay_id, read_etag)
+    except CurrentChangedError:
+        store.delete_overlay(version, overlay.overlay_id)  # another run published meanwhile; it stays live
+        return Refreshed("superseded", version, None, overlay.events, overlay.new_items, len(new_keys))
+    for old in store.overlays(version)[:-keep]:
+        if old != overlay.overlay_id:
+            store.delete_overlay(version, old)
+    return result
+
+
+def _read(store: S3ModelStore, key: str) -> bytes:
+    return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
