@@ -75,11 +75,12 @@ serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAP
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	POWERTOOLS_TRACE_DISABLED=true $(BIN)/recsys serve --model $(DEMO_MODEL) --host 127.0.0.1 --port 8000
 
-bench: install ## cold load, warm latency per route, LightGBM floor, batch throughput, catalog scale, imports, SnapStart
+bench: install ## cold load, warm latency per route, LightGBM floor, batch throughput, events, overlay, catalog scale, imports, SnapStart
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) events.py ../../$(DEMO_MODEL)
+	cd infra/bench && ../../$(PY) overlay.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) catalog.py  # the first run synthesises and trains a 100k-item model (~11 min)
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)

@@ -191,9 +191,10 @@ class Manifest:
             raise ModelIntegrityError(f"model {self.version} is incomplete: manifest lacks {', '.join(missing)}")
 
     def files_for(self, with_ranker: bool) -> tuple[FileEntry, ...]:
-        """The listed files a function needs: all of them, or only stage 1's."""
+        """The listed files a serving function needs: all but the item activity (the overlay refresh's), or
+        only stage 1's."""
         if with_ranker:
-            return self.files
+            return tuple(entry for entry in self.files if entry.name not in TREND_FILES)
         needed = set(self.serving.required_files(with_ranker=False))
         return tuple(entry for entry in self.files if entry.name in needed)
 

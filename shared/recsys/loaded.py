@@ -48,7 +48,7 @@ class LoadedModel:
             overlay = OverlayManifest.read(overlay_dir)
             overlay.check_for(manifest.version)
             if verify:
-                A.verify_files(overlay_dir, manifest, overlay.files)
+                A.verify_files(overlay_dir, manifest, overlay.files_for(with_ranker))
             search_path = (overlay_dir, model_dir)
         serving = manifest.serving
         arrays = ModelArrays.load(*search_path, source_names=serving.source_names, with_features=with_ranker)

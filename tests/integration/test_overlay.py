@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,3 +161,109 @@ def test_the_overlay_function_handler_publishes(
     assert result["status"] == "published"
     assert store.read_current_overlay(result["model_version"])[0] == result["overlay_id"]
     assert '"overlay_published"' in capsys.readouterr().out  # the metric OverlayStaleAlarm watches
+
+
+def test_an_overlay_at_the_cutoff_without_events_holds_the_models_own_trends(
+    synthetic_run: TrainJob, tmp_path: Path
+) -> None:
+    """The overlay recomputes with the code that wrote the model: at the cutoff it must give back the model's
+    trend columns (release years included), charts and popularity."""
+    import pyarrow.parquet as pq
+    from recsys.trends.overlay import build_overlay
+
+    model = synthetic_run.out
+    cutoff = ItemActivity.read(model).now
+    overlay = build_overlay(model, [], cutoff, tmp_path / "o")
+    assert (overlay.events, overlay.new_items) == (0, 0)
+    mine = pq.read_table(tmp_path / "o" / "item_features.parquet")
+    theirs = pq.read_table(model / "item_features.parquet")
+    assert mine.schema == theirs.schema.remove_metadata()
+    for name in theirs.column_names:
+        np.testing.assert_allclose(
+            mine.column(name).to_numpy(), theirs.column(name).to_numpy(), rtol=1e-5, equal_nan=True, err_msg=name
+        )
+    for name in ("chart_1d.npy", "chart_7d.npy", "popularity.npy"):
+        np.testing.assert_array_equal(np.load(tmp_path / "o" / name), np.load(model / name), err_msg=name)
+
+
+def test_the_refresh_reads_the_log_from_a_day_before_the_cutoff_and_counts_chosen_types(
+    live: tuple[S3ModelStore, float], s3: S3Client, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    store, cutoff = live
+    item = IdMap.load(_model_items(store, tmp_path), "item_id").ids[3]
+
+    def hour(offset: float) -> str:
+        return f"{datetime.fromtimestamp(cutoff + offset, UTC):%Y/%m/%d/%H}"
+
+    # an object Firehose dated an hour before the cutoff (a late sender) holds events after it: read
+    log_object(s3, f"{hour(-3600)}/late.gz", watches(item, range(4), cutoff + 10))
+    # an object dated three days before: not listed (its events cannot be after the cutoff)
+    log_object(s3, f"{hour(-3 * 86_400)}/old.gz", watches(item, range(50), cutoff + 10))
+    clicks = [{**e, "event_type": "click"} for e in watches(item, range(100, 107), cutoff + 20)]
+    before_cutoff, after_now = watches(item, range(20, 22), cutoff - 30), watches(item, range(200, 203), cutoff + 450)
+    log_object(s3, f"{hour(60)}/now.gz", clicks + before_cutoff + after_now)
+    everything = refresh_overlay(store, tmp_path / "a", now=cutoff + 600)
+    assert (everything.events, everything.log_objects_read) == (4 + 7, 2)  # not yet the 3 sent after it
+    watched_only = refresh_overlay(store, tmp_path / "b", now=cutoff + 900, event_types=frozenset({"watch"}))
+    assert (watched_only.events, watched_only.log_objects_read) == (4 + 3, 0)  # kept, then counted
+
+
+def test_unreadable_state_is_rebuilt_from_the_log_and_old_models_are_reported(
+    live: tuple[S3ModelStore, float], s3: S3Client, tmp_path: Path, synthetic_run: TrainJob
+) -> None:
+    store, cutoff = live
+    version = store.current_version() or ""
+    item = IdMap.load(_model_items(store, tmp_path), "item_id").ids[1]
+    log_object(s3, "2030/01/01/00/a.gz", watches(item, range(6), cutoff + 60))
+    first = refresh_overlay(store, tmp_path / "one", now=cutoff + 600)
+    state_key = store.overlay_state_key(version, first.overlay_id or "", "overlay_events.parquet")
+    assert store.overlay_key(version, first.overlay_id or "", "overlay_events.parquet") != state_key
+    s3.put_object(Bucket=BUCKET, Key=state_key, Body=b"torn")
+    again = refresh_overlay(store, tmp_path / "two", now=cutoff + 1200)
+    assert (again.status, again.events, again.log_objects_read) == ("published", 6, 1)
+
+    # a model trained before live trends: the refresh says so instead of failing every 30 minutes
+    old = tmp_path / "old-model"
+    shutil.copytree(synthetic_run.out, old)
+    body = json.loads((old / "manifest.json").read_text())
+    body["version"] = "v0-before-trends"
+    trend_files = ("item_activity.parquet", "recent_interactions.parquet")
+    body["files"] = [f for f in body["files"] if f["name"] not in trend_files]
+    (old / "manifest.json").write_text(json.dumps(body))
+    publish(old, store, force=True)
+    assert refresh_overlay(store, tmp_path / "three").status == "unsupported-model"
+
+
+def test_stage_one_serving_downloads_no_feature_table_of_an_overlay(
+    live: tuple[S3ModelStore, float], s3: S3Client, tmp_path: Path
+) -> None:
+    store, cutoff = live
+    log_object(s3, "2030/01/01/00/a.gz", watches(NEW_ITEM, range(30), cutoff + 60))
+    published = refresh_overlay(store, tmp_path / "work", now=cutoff + 600)
+    provider = ModelProvider(S3Source(store, tmp_path / "cache"), with_ranker=False, background=False)
+    model = provider.get()
+    assert model.overlay_id == published.overlay_id and model.arrays.items.get(NEW_ITEM) >= 0
+    cached = {p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()}
+    assert "item_features.parquet" not in cached and "item_tags.parquet" not in cached
+    assert "item_ids.parquet" in cached and "overlay_events.parquet" not in cached
+    assert not {"item_activity.parquet", "recent_interactions.parquet"} & cached  # the refresh's, not serving's
+
+
+def test_an_overlay_swap_does_not_hash_the_cached_model_files_again(
+    live: tuple[S3ModelStore, float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recsys import artifacts as A
+
+    store, cutoff = live
+    cache = tmp_path / "cache"
+    provider = ModelProvider(S3Source(store, cache), background=False)
+    version = provider.get().version
+    refresh_overlay(store, tmp_path / "work", now=cutoff + 60)
+    hashed: list[Path] = []
+    real = A.sha256_of
+    monkeypatch.setattr(A, "sha256_of", lambda path, *rest: hashed.append(path) or real(path, *rest))
+    assert provider.refresh() == "swapped"
+    assert hashed  # the overlay's new files are checked
+    assert not [path for path in hashed if path.parent == cache / version]  # the model's were, once

@@ -41,6 +41,7 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 ALLOWED_WILDCARD_SUFFIXES = (
     "/models/*",
     "/overlays/*",
+    "/overlay-state/*",
     "/input/*",
     "/output/*",
     "-batch/*",
@@ -329,7 +330,8 @@ def test_the_overlay_refresh_is_scheduled_and_writes_only_overlays() -> None:
     writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))]
     assert [s["Sid"] for s in writes] == ["WriteOverlays"]
     assert [t for t in strings_in(writes[0]["Resource"]) if t.startswith("arn:")] == [
-        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlays/*"
+        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlays/*",
+        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlay-state/*",
     ]
     schedule = RESOURCES["OverlaySchedule"]["Properties"]
     assert schedule["ScheduleExpression"] == {"Ref": "OverlayScheduleExpression"}

@@ -16,11 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_K: Final = 10
 
 
-class _FromEnvironment(BaseSettings):
+class FromEnvironment(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", protected_namespaces=())
 
 
-class ModelSettings(_FromEnvironment):
+class ModelSettings(FromEnvironment):
     """Set in template.yaml (Globals); each has a default that works locally."""
 
     model_bucket: str | None = Field(None, description="bucket holding <prefix>/models/")
@@ -40,7 +40,7 @@ class ModelSettings(_FromEnvironment):
         return self
 
 
-class RequestLimits(_FromEnvironment):
+class RequestLimits(FromEnvironment):
     """What a request (or a batch row) may ask for."""
 
     default_k: int = Field(DEFAULT_K, ge=1)

@@ -38,8 +38,8 @@ class ModelSource(Protocol):
         """The version's live-trends overlay (None: none published)."""
         ...
 
-    def fetch_overlay(self, version: str, overlay_id: str) -> Path:
-        """A local folder holding the overlay's files."""
+    def fetch_overlay(self, version: str, overlay_id: str, with_ranker: bool) -> Path:
+        """A local folder holding the overlay's files (stage 1's only, without the ranker)."""
         ...
 
     def describe(self) -> str: ...
@@ -58,6 +58,8 @@ class S3Source:
     store: S3ModelStore
     cache_dir: Path
     stats: FetchStats = field(default_factory=FetchStats)
+    #: path -> (size, mtime, sha256) of files checked by this process
+    _verified: dict[Path, tuple[int, int, str]] = field(default_factory=dict, repr=False)
 
     def current_version(self) -> str | None:
         return self.store.current_version()
@@ -80,32 +82,48 @@ class S3Source:
     def current_overlay(self, version: str) -> str | None:
         return self.store.read_current_overlay(version)[0]
 
-    def fetch_overlay(self, version: str, overlay_id: str) -> Path:
+    def fetch_overlay(self, version: str, overlay_id: str, with_ranker: bool) -> Path:
         overlay = self.store.overlay_manifest(version, overlay_id)
         overlay.check_for(version)
-        return self.fetch_overlay_files(overlay, overlay.files)
+        return self.fetch_overlay_files(overlay, overlay.files_for(with_ranker))
 
-    def fetch_overlay_files(self, overlay: OverlayManifest, entries: tuple[A.FileEntry, ...]) -> Path:
-        """Some of an overlay's files (and its manifest) in its cache folder, each checked."""
+    def fetch_overlay_files(
+        self, overlay: OverlayManifest, entries: tuple[A.FileEntry, ...], state: bool = False
+    ) -> Path:
+        """Some of an overlay's files, or of its state, (and its manifest) in its cache folder, each checked."""
         version, overlay_id = overlay.model_version, overlay.overlay_id
         folder = self.cache_dir / version / OVERLAYS / overlay_id
+        key_of = self.store.overlay_state_key if state else self.store.overlay_key
         for entry in entries:
-            key = self.store.overlay_key(version, overlay_id, entry.name)
+            key = key_of(version, overlay_id, entry.name)
             self._download_checked(key, entry, folder, f"overlay {overlay_id}")
         (folder / OVERLAY_MANIFEST).write_text(overlay.to_json(), encoding="utf-8")
         return folder
 
     def _download_checked(self, key: str, entry: A.FileEntry, folder: Path, owner: str) -> None:
-        """Download what /tmp lacks; every file checked against its sha256 once."""
+        """Download what /tmp lacks; every file checked against its sha256 once per process (an overlay swap
+        every 30 minutes would otherwise hash the whole cached model again)."""
         path = folder / entry.name
-        if path.is_file() and path.stat().st_size == entry.size and A.sha256_of(path) == entry.sha256:
+        if self._holds(path, entry):
             self.stats.reused += 1
             return
         self.store.download_key(key, path, owner)
         self.stats.downloaded += 1
-        if path.stat().st_size != entry.size or A.sha256_of(path) != entry.sha256:
+        if not self._holds(path, entry):
             path.unlink()
             raise ModelIntegrityError(f"{owner}: {entry.name} fails its sha256 check")
+
+    def _holds(self, path: Path, entry: A.FileEntry) -> bool:
+        if not path.is_file():
+            return False
+        stat = path.stat()
+        seen = (stat.st_size, stat.st_mtime_ns, entry.sha256)
+        if self._verified.get(path) == seen:
+            return True
+        if stat.st_size != entry.size or A.sha256_of(path) != entry.sha256:
+            return False
+        self._verified[path] = seen
+        return True
 
     def prune(self, keep: str, keep_overlay: str | None) -> None:
         """Drop cached versions and overlays no longer served: /tmp is small and shared with the request path."""
@@ -137,7 +155,7 @@ class LocalSource:
             return None
         return OverlayManifest.read(self.overlay_dir).overlay_id
 
-    def fetch_overlay(self, version: str, overlay_id: str) -> Path:
+    def fetch_overlay(self, version: str, overlay_id: str, with_ranker: bool) -> Path:
         if self.overlay_dir is None:
             raise ModelIntegrityError(f"no overlay folder for overlay {overlay_id}")
         return self.overlay_dir
@@ -228,7 +246,7 @@ class ModelProvider:
         where = {"version": version, "overlay": overlay}
         try:
             folder, verified = self.source.fetch(version, self.with_ranker)
-            overlay_dir = self.source.fetch_overlay(version, overlay) if overlay is not None else None
+            overlay_dir = None if overlay is None else self.source.fetch_overlay(version, overlay, self.with_ranker)
             model = LoadedModel.from_dir(
                 folder, verify=not verified, with_ranker=self.with_ranker, overlay_dir=overlay_dir
             )

@@ -4,8 +4,10 @@
     <prefix>/models/CURRENT                 {"version": ...}: the live version, written last
     <prefix>/overlays/<version>/<overlay id>/<file>  a version's live-trends overlay, overlay.json last
     <prefix>/overlays/<version>/CURRENT              {"overlay": ...}: the version's live overlay
+    <prefix>/overlay-state/<version>/<overlay id>/   the events it folded in: the next refresh's input
 
-Overlays sit apart from models so that what writes them (the scheduled refresh) cannot touch a model.
+Overlays sit apart from models so that what writes them (the scheduled refresh) cannot touch a model,
+and their state apart from them so that serving, which reads overlays, cannot read users' events.
 
 The boto3 client is the container's shared one (`recsys.aws`), created on first use; pass
 another to talk to a different endpoint or account.
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 CURRENT = "CURRENT"
 OVERLAYS = "overlays"
+OVERLAY_STATE = "overlay-state"
 SHA256_METADATA = "sha256"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
@@ -61,6 +64,10 @@ class S3ModelStore:
 
     def overlay_key(self, version: str, overlay_id: str, name: str) -> str:
         return f"{self._overlays(version)}{overlay_id}/{name}"
+
+    def overlay_state_key(self, version: str, overlay_id: str, name: str) -> str:
+        root = f"{self.prefix}/{OVERLAY_STATE}" if self.prefix else OVERLAY_STATE
+        return f"{root}/{version}/{overlay_id}/{name}"
 
     def overlay_current_key(self, version: str) -> str:
         return f"{self._overlays(version)}{CURRENT}"
@@ -112,12 +119,15 @@ class S3ModelStore:
         return sorted(names)
 
     def delete_overlay(self, version: str, overlay_id: str) -> None:
-        prefix = self.overlay_key(version, overlay_id, "")
+        """The overlay's files, manifest first (a reader finds a whole overlay or none), then its state."""
+        manifest = self.overlay_key(version, overlay_id, OVERLAY_MANIFEST)
+        self.client.delete_object(Bucket=self.bucket, Key=manifest)
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
-            if keys:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})  # type: ignore[typeddict-item]
+        for prefix in (self.overlay_key(version, overlay_id, ""), self.overlay_state_key(version, overlay_id, "")):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+                if keys:
+                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})  # type: ignore[typeddict-item]
 
     def manifest(self, version: str) -> A.Manifest:
         key = self.key(version, A.MANIFEST)

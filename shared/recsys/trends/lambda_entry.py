@@ -9,12 +9,33 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field, field_validator
 
-from recsys.runtime.container import get_model_settings
+from recsys.runtime.container import get_model_settings, per_container
 from recsys.runtime.lambda_handler import Event, Handler, instrumented
+from recsys.runtime.settings import FromEnvironment
 from recsys.runtime.telemetry import logger, metrics
 from recsys.store.s3 import S3ModelStore
 from recsys.trends.refresh import refresh_overlay
+
+
+class TrendSettings(FromEnvironment):
+    trend_event_types: frozenset[str] | None = Field(
+        None, description="comma-separated event types that count as interactions (unset: every type)"
+    )
+
+    @field_validator("trend_event_types", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            types = frozenset(part.strip() for part in value.split(",") if part.strip())
+            return types or None
+        return value
+
+
+@per_container
+def get_trend_settings() -> TrendSettings:
+    return TrendSettings()
 
 
 def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
@@ -22,8 +43,9 @@ def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
     if settings.model_bucket is None:
         raise ValueError("the overlay refresh needs MODEL_BUCKET")
     store = S3ModelStore(settings.model_bucket, settings.model_prefix)
-    result = refresh_overlay(store, settings.model_cache_dir)
-    if result.status == "published":
+    types = get_trend_settings().trend_event_types
+    result = refresh_overlay(store, settings.model_cache_dir, event_types=types)
+    if result.status in ("published", "unchanged"):
         metrics.add_metric(name="overlay_published", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="overlay_events", unit=MetricUnit.Count, value=result.events)
         metrics.add_metric(name="overlay_new_items", unit=MetricUnit.Count, value=result.new_items)

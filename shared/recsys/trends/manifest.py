@@ -73,6 +73,10 @@ class OverlayManifest:
             raise ModelIntegrityError(f"{folder}: no {OVERLAY_MANIFEST} (not an overlay)")
         return cls.from_json(path.read_bytes(), str(path))
 
+    def files_for(self, with_ranker: bool) -> tuple[A.FileEntry, ...]:
+        """The files a serving function reads: all, or without the feature tables for stage 1 alone."""
+        return self.files if with_ranker else tuple(f for f in self.files if f.name not in A.FEATURE_FILES)
+
     def check_for(self, model_version: str) -> None:
         if self.model_version != model_version:
             raise ModelIntegrityError(

@@ -92,10 +92,12 @@ def build_overlay(
     as_of: float,
     out: Path,
     log_objects: Sequence[str] = (),
+    event_types: frozenset[str] | None = None,
 ) -> OverlayManifest:
     """The overlay of the model in `model_dir` at `as_of`, from `events` (any since the model's cutoff,
     repeats allowed), written to `out` with its manifest last. `log_objects` (the log objects the events
-    came from) is kept for the next refresh."""
+    came from) is kept for the next refresh. Only events of `event_types` count (None: every type); kept
+    are all, so that a change of types applies to every event since the cutoff."""
     manifest = A.Manifest.read(model_dir)
     if not all((model_dir / name).is_file() for name in A.TREND_FILES):
         raise ModelIntegrityError(f"model {manifest.version} has no item activity (trained before live trends)")
@@ -109,8 +111,11 @@ def build_overlay(
     out.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
 
-    timestamps = since.column("sent_at_ms").to_numpy().astype(np.float64) / 1000.0
-    item_ids = since.column("item_id").to_pylist()
+    counting = since
+    if event_types is not None:
+        counting = since.filter(pc.is_in(since.column("event_type"), pa.array(sorted(event_types), pa.string())))
+    timestamps = counting.column("sent_at_ms").to_numpy().astype(np.float64) / 1000.0
+    item_ids = counting.column("item_id").to_pylist()
     index = items.lookup(item_ids).astype(np.int64)
     counted = timestamps < as_of
     new_ids = sorted({item for item, i, c in zip(item_ids, index, counted, strict=True) if i < 0 and c})
@@ -122,7 +127,7 @@ def build_overlay(
     if new_ids:
         index = grown.lookup(item_ids).astype(np.int64)
     known = index >= 0
-    values = since.column("event_value").to_numpy(zero_copy_only=False).astype(np.float64)
+    values = counting.column("event_value").to_numpy(zero_copy_only=False).astype(np.float64)
     new = Interactions.of(index[known], timestamps[known], values[known])
     moved = activity.advanced(new, as_of, len(grown))
 
@@ -147,7 +152,7 @@ def build_overlay(
         overlay_id=f"{datetime.fromtimestamp(as_of, UTC):%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}",
         as_of=as_of,
         cutoff=activity.now,
-        events=int(known.sum()),
+        events=int((known & counted).sum()),
         new_items=len(new_ids),
         files=tuple(_entry(out / name) for name in sorted(written)),
         state=(_entry(out / OVERLAY_EVENTS), _entry(out / OVERLAY_LOG_OBJECTS)),

@@ -1,16 +1,18 @@
 """The scheduled refresh: fold the event log since the live model's cutoff into a new overlay, publish it.
 
 Each run reads the live version, its current overlay's events and the list of log objects that
-overlay already folded in, reads only the other log objects (from the hour before the cutoff on,
-so an object Firehose finished late is still found), builds the overlay at the time of the run,
-uploads it with its manifest last, and then moves the version's overlay pointer, conditional on
-the pointer being as it was read: of two runs at once, one publishes and the other stands down.
+overlay already folded in, reads only the other log objects (from a day before the cutoff on, so
+an object Firehose finished late is still found), builds the overlay at the time of the run,
+uploads it with its manifest last (its state, the events, apart under `overlay-state/`), and then
+moves the version's overlay pointer, conditional on the pointer being as it was read: of two runs at
+once, one publishes and the other stands down.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,22 +21,25 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from botocore.exceptions import BotoCoreError, ClientError
 
 from recsys import artifacts as A
-from recsys.errors import CurrentChangedError
+from recsys.errors import CurrentChangedError, RecsysError
+from recsys.runtime.telemetry import logger
 from recsys.store.provider import S3Source
 from recsys.store.s3 import S3ModelStore
 from recsys.trends.activity import ItemActivity
 from recsys.trends.manifest import OVERLAY_MANIFEST
 from recsys.trends.overlay import OVERLAY_EVENTS, OVERLAY_LOG_OBJECTS, build_overlay, event_table, model_files_read
 
-#: Firehose writes under YYYY/MM/DD/HH/ of arrival time; objects from this long before the cutoff are read
-ARRIVAL_MARGIN_SECONDS = 3600
+#: Firehose writes under YYYY/MM/DD/HH/ of the arrival of an object's oldest record; objects from this long
+#: before the cutoff are read (a day: far beyond the clock skew allowed and Firehose's buffering)
+ARRIVAL_MARGIN_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
 class Refreshed:
-    status: str  # published, superseded, no-model
+    status: str  # published, unchanged, superseded, no-model, unsupported-model
     model_version: str | None = None
     overlay_id: str | None = None
     events: int = 0
@@ -62,46 +67,76 @@ def _log_lines(body: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def refresh_overlay(store: S3ModelStore, work_dir: Path, now: float | None = None, keep: int = 2) -> Refreshed:
-    """One refresh of the live version's overlay at `now` (default: the current time)."""
+def refresh_overlay(
+    store: S3ModelStore,
+    work_dir: Path,
+    now: float | None = None,
+    keep: int = 2,
+    event_types: frozenset[str] | None = None,
+) -> Refreshed:
+    """One refresh of the live version's overlay at `now` (default: the current time), counting the events
+    of `event_types` (None: every type)."""
     now = time.time() if now is None else now
     version = store.current_version()
     if version is None:
         return Refreshed("no-model")
-    cache = S3Source(store, work_dir / "models")
     manifest = store.manifest(version)
+    if not set(A.TREND_FILES) <= {entry.name for entry in manifest.files}:
+        logger.warning("model has no item activity: retrain it to get live trends", extra={"version": version})
+        return Refreshed("unsupported-model", version)
+    cache = S3Source(store, work_dir / "models")
+    cache.prune(version, None)  # /tmp is small: other versions and earlier state go
     wanted = set(model_files_read(manifest))
     model_dir = cache.fetch_files(manifest, tuple(e for e in manifest.files if e.name in wanted))
 
     previous_id, read_etag = store.read_current_overlay(version)
-    events: pa.Table = event_table([])
-    done: set[str] = set()
-    if previous_id is not None:
-        previous = store.overlay_manifest(version, previous_id)
-        folder = cache.fetch_overlay_files(previous, previous.state)
-        events = pq.read_table(folder / OVERLAY_EVENTS)
-        done = set(json.loads((folder / OVERLAY_LOG_OBJECTS).read_text(encoding="utf-8")))
+    events, done = _previous_state(store, cache, version, previous_id)
     new_keys = _new_log_objects(store, ItemActivity.read(model_dir).now, done)
     lines = [line for key in new_keys for line in _log_lines(_read(store, key))]
     events = pa.concat_tables([events, event_table(lines)])
 
-    out = work_dir / "overlays" / f"{version}-{int(now)}"
-    overlay = build_overlay(model_dir, events, now, out, log_objects=[*done, *new_keys])
-    for entry in (*overlay.files, *overlay.state):
-        store.upload_to_key(out / entry.name, store.overlay_key(version, overlay.overlay_id, entry.name), entry.sha256)
-    manifest_path = out / OVERLAY_MANIFEST  # last: an overlay without it is not one
-    manifest_key = store.overlay_key(version, overlay.overlay_id, OVERLAY_MANIFEST)
-    store.upload_to_key(manifest_path, manifest_key, A.sha256_of(manifest_path))
-    result = Refreshed("published", version, overlay.overlay_id, overlay.events, overlay.new_items, len(new_keys))
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix="overlay-") as folder:
+        out = Path(folder)
+        overlay = build_overlay(model_dir, events, now, out, log_objects=[*done, *new_keys], event_types=event_types)
+        for entry in overlay.state:
+            key = store.overlay_state_key(version, overlay.overlay_id, entry.name)
+            store.upload_to_key(out / entry.name, key, entry.sha256)
+        for entry in overlay.files:
+            key = store.overlay_key(version, overlay.overlay_id, entry.name)
+            store.upload_to_key(out / entry.name, key, entry.sha256)
+        manifest_path = out / OVERLAY_MANIFEST  # last: an overlay without it is not one
+        manifest_key = store.overlay_key(version, overlay.overlay_id, OVERLAY_MANIFEST)
+        store.upload_to_key(manifest_path, manifest_key, A.sha256_of(manifest_path))
+    counts = (overlay.events, overlay.new_items, len(new_keys))
+    if overlay.overlay_id == previous_id:
+        return Refreshed("unchanged", version, overlay.overlay_id, *counts)  # same moment, same events
     try:
         store.write_current_overlay(version, overlay.overlay_id, read_etag)
     except CurrentChangedError:
         store.delete_overlay(version, overlay.overlay_id)  # another run published meanwhile; it stays live
-        return Refreshed("superseded", version, None, overlay.events, overlay.new_items, len(new_keys))
-    for old in store.overlays(version)[:-keep]:
-        if old != overlay.overlay_id:
+        return Refreshed("superseded", version, None, *counts)
+    for old in store.overlays(version)[:-keep]:  # the one just replaced stays, for containers still loading it
+        if old not in (overlay.overlay_id, previous_id):
             store.delete_overlay(version, old)
-    return result
+    return Refreshed("published", version, overlay.overlay_id, *counts)
+
+
+def _previous_state(
+    store: S3ModelStore, cache: S3Source, version: str, previous_id: str | None
+) -> tuple[pa.Table, set[str]]:
+    """The events the live overlay folded in and the log objects it read; nothing if it has none or they
+    cannot be read: the overlay is a function of (model, events), so starting over costs a longer read only."""
+    if previous_id is None:
+        return event_table([]), set()
+    try:
+        previous = store.overlay_manifest(version, previous_id)
+        folder = cache.fetch_overlay_files(previous, previous.state, state=True)
+        events = event_table(pq.read_table(folder / OVERLAY_EVENTS))
+        done = {str(key) for key in json.loads((folder / OVERLAY_LOG_OBJECTS).read_text(encoding="utf-8"))}
+    except (RecsysError, BotoCoreError, ClientError, OSError, ValueError, pa.ArrowException) as exc:
+        logger.warning("overlay state unreadable: folding the whole log again", extra={"reason": str(exc)})
+        return event_table([]), set()
+    return events, done
 
 
 def _read(store: S3ModelStore, key: str) -> bytes:
