@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,9 +99,22 @@ def test_refreshes_read_each_log_object_once_and_count_each_event_once(
     assert (first.events, first.log_objects_read) == (10, 1)
     assert (second.events, second.log_objects_read) == (15, 1)
     third = refresh_overlay(store, tmp_path / "three", now=cutoff + 7200)
-    assert (third.events, third.log_objects_read) == (15, 0)
-    assert store.read_current_overlay(store.current_version() or "")[0] == third.overlay_id
-    assert len(store.overlays(store.current_version() or "")) == 2  # older ones are deleted
+    assert (third.status, third.events, third.log_objects_read, third.overlay_id) == (
+        "unchanged",  # same moment, same events: the same overlay
+        15,
+        0,
+        second.overlay_id,
+    )
+    version = store.current_version() or ""
+    assert store.overlays(version) == sorted([first.overlay_id or "", second.overlay_id or ""])
+    later = cutoff + 7200 + 3 * 3600
+    # a run that died a minute ago after uploading: young, so it stays (it may be a run still in progress)
+    orphan = f"{datetime.fromtimestamp(later - 60, UTC):%Y%m%dT%H%M%SZ}-deadbeef"
+    s3.put_object(Bucket=BUCKET, Key=store.overlay_key(version, orphan, "overlay.json"), Body=b"{}")
+    fourth = refresh_overlay(store, tmp_path / "four", now=later)
+    # the first is three hours older than the refresh and neither live nor just replaced: deleted
+    assert store.overlays(version) == sorted([second.overlay_id or "", orphan, fourth.overlay_id or ""])
+    assert store.read_current_overlay(version)[0] == fourth.overlay_id
 
 
 def _model_items(store: S3ModelStore, tmp_path: Path) -> Path:
@@ -166,7 +180,7 @@ def test_the_overlay_function_handler_publishes(
 def test_an_overlay_at_the_cutoff_without_events_holds_the_models_own_trends(
     synthetic_run: TrainJob, tmp_path: Path
 ) -> None:
-    """The overlay recomputes with the code that wrote the model: at the cutoff it must give back the model's
+    """The overlay recomputes as training computed: at the cutoff it must give back the model's
     trend columns (release years included), charts and popularity."""
     import pyarrow.parquet as pq
     from recsys.trends.overlay import build_overlay

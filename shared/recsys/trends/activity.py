@@ -6,7 +6,7 @@ interactions of the last `recent_days` (the longest window). Training summarises
 its cutoff (`ItemActivity.of`); the live-trends overlay moves that summary on with the events
 since (`advanced`), exactly, because a decayed count at a later moment is the earlier one times
 one factor plus the new events'. Both then compute the same columns from it, so the ranker reads
-fresh values made by the code it was trained with. numpy and pyarrow only: the overlay runs on
+fresh values computed as training computed its own. numpy and pyarrow only: the overlay runs on
 the serving layer, which has no pandas.
 """
 

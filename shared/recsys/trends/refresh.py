@@ -71,11 +71,12 @@ def refresh_overlay(
     store: S3ModelStore,
     work_dir: Path,
     now: float | None = None,
-    keep: int = 2,
+    keep_seconds: float = 7200.0,
     event_types: frozenset[str] | None = None,
 ) -> Refreshed:
     """One refresh of the live version's overlay at `now` (default: the current time), counting the events
-    of `event_types` (None: every type)."""
+    of `event_types` (None: every type). Overlays other than the live one and the one it replaces are
+    deleted once they are `keep_seconds` old."""
     now = time.time() if now is None else now
     version = store.current_version()
     if version is None:
@@ -115,10 +116,20 @@ def refresh_overlay(
     except CurrentChangedError:
         store.delete_overlay(version, overlay.overlay_id)  # another run published meanwhile; it stays live
         return Refreshed("superseded", version, None, *counts)
-    for old in store.overlays(version)[:-keep]:  # the one just replaced stays, for containers still loading it
-        if old not in (overlay.overlay_id, previous_id):
+    for old in store.overlays(version):
+        # a container may still be loading an overlay it read the pointer to a while ago, so what was replaced
+        # (or never published: a run that died) goes once it is `keep_seconds` old
+        if old not in (overlay.overlay_id, previous_id) and now - _time_of(old) > keep_seconds:
             store.delete_overlay(version, old)
     return Refreshed("published", version, overlay.overlay_id, *counts)
+
+
+def _time_of(overlay_id: str) -> float:
+    """The time an overlay id starts with (`build_overlay` names them so); 0 for a name that does not parse."""
+    try:
+        return datetime.strptime(overlay_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _previous_state(
