@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -81,6 +82,46 @@ print(json.dumps({
 """
 
 
+#: the overlay refresh needs S3 to answer; in the isolated layer it builds an overlay of the model instead
+OVERLAY_PROBE = r"""
+import json, sys, time
+task, layer, runtime, model, out = sys.argv[1:6]
+sys.path[:] = [task, layer, runtime] + [p for p in sys.path if "site-packages" not in p]
+started = time.perf_counter()
+import overlay_handler  # the function's own import chain
+from pathlib import Path
+from recsys.trends.activity import ItemActivity
+from recsys.trends.overlay import build_overlay
+imported = time.perf_counter()
+now = ItemActivity.read(Path(model)).now
+event = {"user_id": "u", "item_id": "layer-check-new", "event_type": "watch", "sent_at_ms": int(now * 1000) + 1}
+overlay = build_overlay(Path(model), [event, event], now + 60, Path(out))
+print(json.dumps({
+    "import_s": imported - started, "build_s": time.perf_counter() - imported,
+    "events": overlay.events, "new_items": overlay.new_items, "pandas_loaded": "pandas" in sys.modules,
+}))
+"""
+
+
+def probe_overlay(python: str, build_dir: Path, runtime_dir: Path, model: Path, env: dict[str, str]) -> bool:
+    """OverlayFunction in the isolated layer: its imports, and an overlay built with one event sent twice."""
+    with tempfile.TemporaryDirectory() as out:
+        paths = [str((build_dir / name).resolve()) for name in ("OverlayFunction", "SharedLayer/python")]
+        command = [python, "-I", "-c", OVERLAY_PROBE, *paths, str(runtime_dir.resolve()), str(model.resolve()), out]
+        run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        print(f"  {'OverlayFunction':<22} FAILED\n{run.stderr[-2000:]}")
+        return False
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    ok = (result["events"], result["new_items"], result["pandas_loaded"]) == (1, 1, False)
+    print(
+        f"  {'OverlayFunction':<22} import {result['import_s']:.2f}s, overlay built in {result['build_s']:.2f}s "
+        f"(1 event sent twice: {result['events']} counted, {result['new_items']} new item; "
+        f"pandas loaded: {result['pandas_loaded']}) {'ok' if ok else 'UNEXPECTED'}"
+    )
+    return ok
+
+
 def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -110,7 +151,7 @@ def main() -> int:
     print(f"{'artifact':<24}{'unzipped':>12}{'zipped':>12}")
     print(f"{'SharedLayer':<24}{mb(layer_size):>12}{mb(zipped_size(layer)):>12}")
     failed = False
-    for name in FUNCTIONS:
+    for name in (*FUNCTIONS, "OverlayFunction"):
         size = tree_size(args.build_dir / name)
         total = size + layer_size
         verdict = "ok" if total <= LIMIT else "OVER THE 250 MB LIMIT"
@@ -170,6 +211,7 @@ def main() -> int:
             f" {'ok' if good else 'FAILED'}"
         )
         failed |= not good
+    failed |= not probe_overlay(args.python, args.build_dir, args.runtime_dir, args.model, env)
     return 1 if failed else 0
 
 
