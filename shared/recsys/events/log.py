@@ -60,16 +60,17 @@ def _batches(lines: list[bytes]) -> Iterable[list[bytes]]:
         yield batch
 
 
+def log_lines(body: bytes) -> list[dict[str, Any]]:
+    """The events of one log object (gzip or plain JSON lines), as written."""
+    text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def parse_log_objects(bodies: Iterable[bytes]) -> pd.DataFrame:
-    """The events in these log objects (gzip or plain JSON lines), each event once, oldest first."""
+    """The events in these log objects, each event once, oldest first."""
     import pandas as pd
 
-    rows = [
-        json.loads(line)
-        for body in bodies
-        for line in (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).splitlines()
-        if line.strip()
-    ]
+    rows = [row for body in bodies for row in log_lines(body)]
     frame = pd.DataFrame(rows, columns=None if rows else IDENTITY)
     return frame.drop_duplicates(IDENTITY).sort_values("sent_at_ms", kind="stable").reset_index(drop=True)
 

@@ -10,7 +10,6 @@ once, one publishes and the other stands down.
 
 from __future__ import annotations
 
-import gzip
 import json
 import tempfile
 import time
@@ -25,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from recsys import artifacts as A
 from recsys.errors import CurrentChangedError, RecsysError
+from recsys.events.log import log_lines
 from recsys.runtime.telemetry import logger
 from recsys.store.provider import S3Source
 from recsys.store.s3 import S3ModelStore
@@ -62,11 +62,6 @@ def _new_log_objects(store: S3ModelStore, since: float, done: set[str]) -> list[
     return [entry["Key"] for page in pages for entry in page.get("Contents", []) if entry["Key"] not in done]
 
 
-def _log_lines(body: bytes) -> list[dict[str, Any]]:
-    text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 def refresh_overlay(
     store: S3ModelStore,
     work_dir: Path,
@@ -93,7 +88,7 @@ def refresh_overlay(
     previous_id, read_etag = store.read_current_overlay(version)
     events, done = _previous_state(store, cache, version, previous_id)
     new_keys = _new_log_objects(store, ItemActivity.read(model_dir).now, done)
-    lines = [line for key in new_keys for line in _log_lines(_read(store, key))]
+    lines = [line for key in new_keys for line in log_lines(_read(store, key))]
     events = pa.concat_tables([events, event_table(lines)])
 
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="overlay-") as folder:
