@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from recsys import columns as C
+from recsys.candidates.base import FitInput
 from recsys.config import FeatureSettings, TrainSettings
-from recsys.trends.activity import Interactions, ItemActivity
+from recsys.trends.activity import ItemActivity, activity_of
 from recsys.trends.columns import activity_needs, item_trend_columns, years
 
 NO_HISTORY = -1
@@ -146,12 +147,10 @@ def tag_columns_of(items: pd.DataFrame) -> list[str]:
     ]
 
 
-def item_activity(history: pd.DataFrame, n_items: int, now: float, settings: TrainSettings) -> ItemActivity:
-    """The history's item activity at `now`, keeping what the item features and the trend sources need."""
-    value = _with_value(history)["_value"].to_numpy(np.float64)
-    interactions = Interactions.of(history[C.ITEM_IDX].to_numpy(), history[C.TIMESTAMP].to_numpy(), value)
-    half_lives, recent_days = activity_needs(settings)
-    return ItemActivity.of(interactions, n_items, now, half_lives, recent_days)
+def item_activity(data: FitInput, settings: TrainSettings) -> ItemActivity:
+    """The history's item activity at the cutoff, keeping what the item features and the trend sources need."""
+    values = _with_value(data.history)["_value"].to_numpy(np.float64)
+    return activity_of(data, *activity_needs(settings), values=values)
 
 
 def build_item_features(activity: ItemActivity, items: pd.DataFrame | None, settings: FeatureSettings) -> pd.DataFrame:

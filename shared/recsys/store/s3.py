@@ -49,8 +49,12 @@ class S3ModelStore:
         return self._client if self._client is not None else aws.s3()
 
     # -- keys ---------------------------------------------------------------------------------
+    def folder(self, name: str) -> str:
+        """The key prefix of one of the layout's top folders (`models`, `overlays`, `events`, ...)."""
+        return f"{self.prefix}/{name}/" if self.prefix else f"{name}/"
+
     def _models(self) -> str:
-        return f"{self.prefix}/models/" if self.prefix else "models/"
+        return self.folder("models")
 
     def key(self, version: str, name: str) -> str:
         return f"{self._models()}{version}/{name}"
@@ -60,20 +64,20 @@ class S3ModelStore:
         return f"{self._models()}{CURRENT}"
 
     def _overlays(self, version: str) -> str:
-        return f"{self.prefix}/{OVERLAYS}/{version}/" if self.prefix else f"{OVERLAYS}/{version}/"
+        return f"{self.folder(OVERLAYS)}{version}/"
 
     def overlay_key(self, version: str, overlay_id: str, name: str) -> str:
         return f"{self._overlays(version)}{overlay_id}/{name}"
 
     def overlay_state_key(self, version: str, overlay_id: str, name: str) -> str:
-        root = f"{self.prefix}/{OVERLAY_STATE}" if self.prefix else OVERLAY_STATE
-        return f"{root}/{version}/{overlay_id}/{name}"
+        return f"{self.folder(OVERLAY_STATE)}{version}/{overlay_id}/{name}"
 
     def overlay_current_key(self, version: str) -> str:
         return f"{self._overlays(version)}{CURRENT}"
 
     # -- reading ------------------------------------------------------------------------------
-    def _get(self, key: str) -> bytes | None:
+    def get_bytes(self, key: str) -> bytes | None:
+        """An object's bytes; None if there is no such key."""
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
@@ -102,7 +106,7 @@ class S3ModelStore:
 
     def overlay_manifest(self, version: str, overlay_id: str) -> OverlayManifest:
         key = self.overlay_key(version, overlay_id, OVERLAY_MANIFEST)
-        body = self._get(key)
+        body = self.get_bytes(key)
         if body is None:
             raise ModelIntegrityError(
                 f"overlay {overlay_id} of model {version} not found (no s3://{self.bucket}/{key})"
@@ -111,9 +115,12 @@ class S3ModelStore:
 
     def overlays(self, version: str) -> list[str]:
         """The version's overlay ids, oldest first (ids start with their time)."""
-        prefix = self._overlays(version)
-        paginator = self.client.get_paginator("list_objects_v2")
+        return self._subfolders(self._overlays(version))
+
+    def _subfolders(self, prefix: str) -> list[str]:
+        """The names of the folders right under `prefix`, sorted."""
         names: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
             names += [p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", [])]
         return sorted(names)
@@ -131,17 +138,13 @@ class S3ModelStore:
 
     def manifest(self, version: str) -> A.Manifest:
         key = self.key(version, A.MANIFEST)
-        body = self._get(key)
+        body = self.get_bytes(key)
         if body is None:
             raise NotFoundError(f"version {version} not found (no s3://{self.bucket}/{key})")
         return A.Manifest.from_json(body, f"s3://{self.bucket}/{key}")
 
     def versions(self) -> list[str]:
-        names: list[str] = []
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._models(), Delimiter="/"):
-            names += [p["Prefix"][len(self._models()) : -1] for p in page.get("CommonPrefixes", [])]
-        return sorted(names)
+        return self._subfolders(self._models())
 
     def remote_sha256(self, version: str, name: str) -> tuple[int, str] | None:
         """(size, sha256 metadata) of an uploaded file, or None if it is not there."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from recsys import artifacts as A
+from recsys.candidates.base import FitInput
 from recsys.config import TrainSettings
 from recsys.features.tables import (
     build_item_features,
@@ -33,7 +34,7 @@ def run_features(run: RunDir, settings: TrainSettings, advance: Callable[[], obj
         build_user_features(history, items, n_users, n_items, now, settings.features).to_parquet(
             out / A.USER_FEATURES, index=False
         )
-        activity = item_activity(history, n_items, now, settings)
+        activity = item_activity(FitInput(history, n_users, n_items, now), settings)
         activity.write(out)  # what the live-trends overlay moves forward between trainings
         build_item_features(activity, items, settings.features).to_parquet(out / A.ITEM_FEATURES, index=False)
         user_tags, item_tags = build_tag_tables(history, items, n_users, n_items, vocabulary)

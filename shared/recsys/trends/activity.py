@@ -256,8 +256,11 @@ class ItemActivity:
             raise ModelIntegrityError(f"{folder / ITEM_ACTIVITY}: not a valid item activity file ({exc!r})") from None
 
 
-def activity_of(data: FitInput, half_lives: Sequence[float], recent_days: float) -> ItemActivity:
-    """The item activity of a source's fit input (values left out: sources do not read them)."""
+def activity_of(
+    data: FitInput, half_lives: Sequence[float], recent_days: float, values: npt.ArrayLike | None = None
+) -> ItemActivity:
+    """The item activity of a fit input's history, with each interaction's value if given (the sources
+    read none; the item features read ratings)."""
     history = data.history
-    interactions = Interactions.of(history[C.ITEM_IDX].to_numpy(), history[C.TIMESTAMP].to_numpy())
+    interactions = Interactions.of(history[C.ITEM_IDX].to_numpy(), history[C.TIMESTAMP].to_numpy(), values)
     return ItemActivity.of(interactions, data.n_items, data.now, half_lives, recent_days)

@@ -34,6 +34,7 @@ from recsys import sources as registry
 from recsys.candidates.base import ItemIndexedFiles, TrendSource
 from recsys.config import TrainSettings
 from recsys.errors import ModelIntegrityError
+from recsys.events.log import IDENTITY
 from recsys.features.arrays import read_matrix
 from recsys.idmap import IdMap
 from recsys.trends.activity import Interactions, ItemActivity
@@ -44,8 +45,6 @@ from recsys.trends.manifest import OVERLAY_MANIFEST, OverlayManifest
 OVERLAY_EVENTS: Final = "overlay_events.parquet"
 #: the event log objects already folded in (the next refresh reads only others)
 OVERLAY_LOG_OBJECTS: Final = "overlay_log_objects.json"
-#: the identity of an event, as the events table and the log reader have it
-IDENTITY: Final = ("user_id", "sent_at_ms", "event_type", "item_id")
 EVENT_SCHEMA: Final = pa.schema(
     [
         ("user_id", pa.string()),
@@ -68,18 +67,14 @@ def event_table(rows: pa.Table | Sequence[dict[str, Any]]) -> pa.Table:
         return table
     # one row per identity, the first of each (group_by keeps no order; a row number does)
     numbered = table.append_column("_row", pa.array(np.arange(table.num_rows)))
-    first = numbered.group_by(list(IDENTITY), use_threads=False).aggregate([("_row", "min")])
+    first = numbered.group_by(IDENTITY, use_threads=False).aggregate([("_row", "min")])
     keep = np.sort(first.column("_row_min").to_numpy())
     return table.take(pa.array(keep))
 
 
-#: what the overlay builder reads of a model (besides the trend sources' and item-indexed files)
-MODEL_FILES_READ: Final = (A.MANIFEST, A.ITEM_IDS, A.ITEM_FEATURES, A.ITEM_TAGS, *A.TREND_FILES)
-
-
 def model_files_read(manifest: A.Manifest) -> tuple[str, ...]:
-    """Every model file `build_overlay` reads."""
-    names = [name for name in MODEL_FILES_READ if name != A.MANIFEST]
+    """Every model file `build_overlay` reads, besides the manifest."""
+    names = [A.ITEM_IDS, A.ITEM_FEATURES, A.ITEM_TAGS, *A.TREND_FILES]
     for source in registry.resolve(list(manifest.serving.sources)):
         if isinstance(source, ItemIndexedFiles):
             names += list(source.item_padding)
@@ -144,9 +139,10 @@ def build_overlay(
 
     pq.write_table(since, out / OVERLAY_EVENTS)
     (out / OVERLAY_LOG_OBJECTS).write_text(json.dumps(sorted(set(log_objects))), encoding="utf-8")
+    files = tuple(_entry(out / name) for name in sorted(written))
     digest = hashlib.sha256(f"{manifest.version}|{as_of!r}".encode())
-    for name in sorted(written):
-        digest.update(A.sha256_of(out / name).encode())
+    for entry in files:
+        digest.update(entry.sha256.encode())
     overlay = OverlayManifest(
         model_version=manifest.version,
         overlay_id=f"{datetime.fromtimestamp(as_of, UTC):%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}",
@@ -154,7 +150,7 @@ def build_overlay(
         cutoff=activity.now,
         events=int((known & counted).sum()),
         new_items=len(new_ids),
-        files=tuple(_entry(out / name) for name in sorted(written)),
+        files=files,
         state=(_entry(out / OVERLAY_EVENTS), _entry(out / OVERLAY_LOG_OBJECTS)),
         notes=tuple(notes),
     )

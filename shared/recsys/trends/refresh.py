@@ -32,6 +32,8 @@ from recsys.trends.activity import ItemActivity
 from recsys.trends.manifest import OVERLAY_MANIFEST
 from recsys.trends.overlay import OVERLAY_EVENTS, OVERLAY_LOG_OBJECTS, build_overlay, event_table, model_files_read
 
+#: the event log's folder (the template's EventsDeliveryStream writes there)
+EVENTS = "events"
 #: Firehose writes under YYYY/MM/DD/HH/ of the arrival of an object's oldest record; objects from this long
 #: before the cutoff are read (a day: far beyond the clock skew allowed and Firehose's buffering)
 ARRIVAL_MARGIN_SECONDS = 86_400
@@ -50,12 +52,8 @@ class Refreshed:
         return {name: value for name, value in self.__dict__.items() if value is not None}
 
 
-def log_prefix(store: S3ModelStore) -> str:
-    return f"{store.prefix}/events/" if store.prefix else "events/"
-
-
 def _new_log_objects(store: S3ModelStore, since: float, done: set[str]) -> list[str]:
-    prefix = log_prefix(store)
+    prefix = store.folder(EVENTS)
     start = datetime.fromtimestamp(since - ARRIVAL_MARGIN_SECONDS, UTC)
     paginator = store.client.get_paginator("list_objects_v2")
     pages = paginator.paginate(Bucket=store.bucket, Prefix=prefix, StartAfter=f"{prefix}{start:%Y/%m/%d/%H}")
@@ -88,7 +86,7 @@ def refresh_overlay(
     previous_id, read_etag = store.read_current_overlay(version)
     events, done = _previous_state(store, cache, version, previous_id)
     new_keys = _new_log_objects(store, ItemActivity.read(model_dir).now, done)
-    lines = [line for key in new_keys for line in log_lines(_read(store, key))]
+    lines = [line for key in new_keys for line in log_lines(store.get_bytes(key) or b"")]
     events = pa.concat_tables([events, event_table(lines)])
 
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="overlay-") as folder:
@@ -143,7 +141,3 @@ def _previous_state(
         logger.warning("overlay state unreadable: folding the whole log again", extra={"reason": str(exc)})
         return event_table([]), set()
     return events, done
-
-
-def _read(store: S3ModelStore, key: str) -> bytes:
-    return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
