@@ -178,20 +178,21 @@ def test_the_overlay_function_handler_publishes(
 
 
 def test_an_overlay_at_the_cutoff_without_events_holds_the_models_own_trends(
-    synthetic_run: TrainJob, tmp_path: Path
+    demo_model_dir: Path, tmp_path: Path
 ) -> None:
     """The overlay recomputes as training computed: at the cutoff it must give back the model's
-    trend columns (release years included), charts and popularity."""
+    trend columns (release years included: the demo titles have one), charts and popularity."""
     import pyarrow.parquet as pq
     from recsys.trends.overlay import build_overlay
 
-    model = synthetic_run.out
+    model = demo_model_dir
     cutoff = ItemActivity.read(model).now
     overlay = build_overlay(model, [], cutoff, tmp_path / "o")
     assert (overlay.events, overlay.new_items) == (0, 0)
     mine = pq.read_table(tmp_path / "o" / "item_features.parquet")
     theirs = pq.read_table(model / "item_features.parquet")
     assert mine.schema == theirs.schema.remove_metadata()
+    assert np.isfinite(theirs.column("item_year_gap").to_numpy()).all()  # the release-year path is exercised
     for name in theirs.column_names:
         np.testing.assert_allclose(
             mine.column(name).to_numpy(), theirs.column(name).to_numpy(), rtol=1e-5, equal_nan=True, err_msg=name

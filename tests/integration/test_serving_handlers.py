@@ -471,3 +471,10 @@ def test_a_half_shaped_api_gateway_event_is_a_400_not_a_failed_invocation(
 def test_an_event_naming_only_a_route_is_a_400(published_demo: str, lambda_context: LocalLambdaContext) -> None:
     status, body = call(rerank_handler.handler, {"requestContext": {}, "routeKey": "GET /x"}, lambda_context)
     assert status == 400 and body["error"]["code"] == "bad_request"
+
+
+def test_one_provider_per_kind_however_it_is_asked_for(serving_env: None) -> None:
+    """The handlers ask for `get_provider(with_ranker)`, scripts for `get_provider()`: one container must hold one
+    model, and a refresh through either must swap what requests are answered from."""
+    assert get_provider() is get_provider(True) is get_provider(with_ranker=True)
+    assert get_provider(False) is get_provider(with_ranker=False) is not get_provider()

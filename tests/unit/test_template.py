@@ -341,3 +341,12 @@ def test_the_overlay_refresh_is_scheduled_and_writes_only_overlays() -> None:
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["OverlayScheduleDeadLetterQueue", "Arn"]}
     # the function receives the event file the tests and `make invoke FUNCTION=overlay` use
     assert json.loads(target["Input"]) == json.loads((ROOT / "tests/events/overlay_schedule.json").read_text())
+
+
+def test_replaced_overlays_and_their_state_expire_after_a_day() -> None:
+    rules = RESOURCES["ModelBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    by_prefix = {json.dumps(rule.get("Prefix")): rule for rule in rules}
+    for folder in ("overlays", "overlay-state"):
+        rule = by_prefix[json.dumps({"Fn::Sub": f"${{ModelPrefix}}/{folder}/"})]
+        assert rule["Status"] == "Enabled" and rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
