@@ -1,7 +1,7 @@
 # serverless-recsys: every task goes through this file.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install demo train model-card report test test-unit test-integration lint format pr serve invoke bench replay load clean lock lock-check audit
+.PHONY: help install demo train model-card report test test-unit test-integration lint format pr serve invoke bench replay load clean lock lock-check audit training-image
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -75,12 +75,13 @@ serve: install ## both functions' routes under uvicorn on 127.0.0.1:8000 (OpenAP
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	POWERTOOLS_TRACE_DISABLED=true $(BIN)/recsys serve --model $(DEMO_MODEL) --host 127.0.0.1 --port 8000
 
-bench: install ## cold load, warm latency per route, LightGBM floor, batch throughput, events, overlay, catalog scale, imports, SnapStart
+bench: install ## cold load, warm latency per route, LightGBM floor, batch throughput, events, overlay, retraining, catalog scale, imports, SnapStart
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train
 	cd infra/bench && ../../$(PY) serving.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) batch.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) events.py ../../$(DEMO_MODEL)
 	cd infra/bench && ../../$(PY) overlay.py ../../$(DEMO_MODEL)
+	cd infra/bench && ../../$(PY) retrain.py
 	cd infra/bench && ../../$(PY) catalog.py  # the first run synthesises and trains a 100k-item model (~11 min)
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)
@@ -123,6 +124,13 @@ layer-check: install ## sizes against Lambda's limits; per function an isolated 
 	  --target $(RUNTIME_SIM) boto3 snapshot-restore-py==1.0.0 && touch $(RUNTIME_SIM)/.installed)
 	$(PY) infra/scripts/layer_check.py --build-dir .aws-sam/build --runtime-dir $(RUNTIME_SIM) \
 	  --model $(DEMO_MODEL) --python $(PYTHON312)
+
+TRAINING_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo latest)
+training-image: ## build and push the TrainingFunction image (Docker, an ECR repository): make training-image TRAINING_REPOSITORY=<uri>
+	@test -n "$(TRAINING_REPOSITORY)" || { echo "set TRAINING_REPOSITORY=<account>.dkr.ecr.<region>.amazonaws.com/<name>" >&2; exit 2; }
+	docker build --platform linux/amd64 -f infra/training/Dockerfile -t $(TRAINING_REPOSITORY):$(TRAINING_TAG) .
+	docker push $(TRAINING_REPOSITORY):$(TRAINING_TAG)
+	@echo "deploy with: sam deploy --parameter-overrides TrainingImageUri=$(TRAINING_REPOSITORY):$(TRAINING_TAG)"
 
 lock: $(TOOLS)/.installed ## regenerate the hashed locks: shared/requirements-layer.lock and requirements-dev.lock
 	$(TOOLS)/bin/python infra/scripts/lock.py --uv $(TOOLS)/bin/uv

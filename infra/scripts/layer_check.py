@@ -122,6 +122,44 @@ def probe_overlay(python: str, build_dir: Path, runtime_dir: Path, model: Path, 
     return ok
 
 
+RETRAIN_PROBE = r"""
+import json, sys, time
+task, layer, runtime, model = sys.argv[1:5]
+sys.path[:] = [task, layer, runtime] + [p for p in sys.path if "site-packages" not in p]
+started = time.perf_counter()
+import retrain_handler  # the function's own import chain
+from pathlib import Path
+from recsys.store.lifecycle import check_servable  # what its promote step runs on a candidate
+imported = time.perf_counter()
+check_servable(Path(model), "layer-check")
+print(json.dumps({
+    "import_s": imported - started, "check_s": time.perf_counter() - imported,
+    "pandas_loaded": "pandas" in sys.modules,
+}))
+"""
+
+
+def probe_retrain(python: str, build_dir: Path, runtime_dir: Path, model: Path, env: dict[str, str]) -> bool:
+    """RetrainFunction in the isolated layer: its imports, and the promote step's check of a model."""
+    paths = [str((build_dir / name).resolve()) for name in ("RetrainFunction", "SharedLayer/python")]
+    run = subprocess.run(
+        [python, "-I", "-c", RETRAIN_PROBE, *paths, str(runtime_dir.resolve()), str(model.resolve())],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if run.returncode != 0:
+        print(f"  {'RetrainFunction':<22} FAILED\n{run.stderr[-2000:]}")
+        return False
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    good = not result["pandas_loaded"]
+    print(
+        f"  {'RetrainFunction':<22} import {result['import_s']:.2f}s, model checked in {result['check_s']:.2f}s "
+        f"(pandas loaded: {result['pandas_loaded']}) {'ok' if good else 'FAILED'}"
+    )
+    return good
+
+
 def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -151,7 +189,7 @@ def main() -> int:
     print(f"{'artifact':<24}{'unzipped':>12}{'zipped':>12}")
     print(f"{'SharedLayer':<24}{mb(layer_size):>12}{mb(zipped_size(layer)):>12}")
     failed = False
-    for name in (*FUNCTIONS, "OverlayFunction"):
+    for name in (*FUNCTIONS, "OverlayFunction", "RetrainFunction"):
         size = tree_size(args.build_dir / name)
         total = size + layer_size
         verdict = "ok" if total <= LIMIT else "OVER THE 250 MB LIMIT"
@@ -212,6 +250,7 @@ def main() -> int:
         )
         failed |= not good
     failed |= not probe_overlay(args.python, args.build_dir, args.runtime_dir, args.model, env)
+    failed |= not probe_retrain(args.python, args.build_dir, args.runtime_dir, args.model, env)
     return 1 if failed else 0
 
 

@@ -13,7 +13,7 @@ from recsys.errors import CurrentChangedError, ModelIntegrityError, ModelUnavail
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
 from recsys.sources import als
-from recsys.store.lifecycle import _upload_version, list_versions, publish, rollback
+from recsys.store.lifecycle import _upload_version, list_versions, promote, publish, rollback, upload
 from recsys.store.provider import ModelProvider, S3Source
 from recsys.store.s3 import S3ModelStore
 
@@ -296,3 +296,20 @@ def test_a_rollback_does_not_overwrite_a_publish_that_landed_meanwhile(s3: S3Cli
     with pytest.raises(CurrentChangedError):
         rollback(RacingStore(BUCKET, "recsys"), "v1-a")
     assert store.current_version() == "v3-worse"
+
+
+def test_promote_makes_an_uploaded_version_live_only_if_it_arrives_whole(
+    s3: S3Client, variants: dict[str, Path]
+) -> None:
+    """The retraining's promote step: a version uploaded earlier is downloaded and checked like a container
+    would, so a file damaged or replaced in S3 since the upload never becomes live."""
+    store = S3ModelStore(BUCKET, "recsys")
+    upload(variants["a"], store)
+    assert store.current_version() is None  # uploaded, not live
+    s3.put_object(Bucket=BUCKET, Key=store.key("v1-a", A.RANKER), Body=b"not the ranker that was uploaded")
+    with pytest.raises(ModelIntegrityError, match="cannot promote v1-a"):
+        promote(store, "v1-a")
+    assert store.current_version() is None
+    upload(variants["b"], store)
+    assert promote(store, "v2-b") == "published v2-b"
+    assert store.current_version() == "v2-b"

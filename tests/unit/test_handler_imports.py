@@ -98,7 +98,8 @@ def test_each_handler_loads_only_what_it_uses(function: str, synthetic_run: Trai
     assert set(result["after_answer"]) == at_import | later
 
 
-OVERLAY_PROBE = r"""
+#: the head of a probe that must run without pandas: any import of it fails
+NO_PANDAS = r"""
 import json, sys
 from pathlib import Path
 
@@ -109,7 +110,11 @@ class NoPandas:
         return None
 
 sys.meta_path.insert(0, NoPandas())
-import overlay_handler  # noqa: F401  (the function's own import chain)
+"""
+
+OVERLAY_PROBE = (
+    NO_PANDAS
+    + r"""import overlay_handler  # noqa: F401  (the function's own import chain)
 from recsys.trends.activity import ItemActivity
 from recsys.trends.overlay import build_overlay
 
@@ -118,6 +123,7 @@ now = ItemActivity.read(model).now
 events = [{"user_id": "u1", "item_id": "new-1", "event_type": "click", "sent_at_ms": int(now * 1000) + 5}]
 print(json.dumps({"new_items": build_overlay(model, events, now + 60, out).new_items}))
 """
+)
 
 
 def test_the_overlay_function_builds_an_overlay_without_pandas(synthetic_run: TrainJob, tmp_path: Path) -> None:
@@ -133,3 +139,30 @@ def test_the_overlay_function_builds_an_overlay_without_pandas(synthetic_run: Tr
     )
     assert probe.returncode == 0, probe.stderr
     assert json.loads(probe.stdout.strip().splitlines()[-1]) == {"new_items": 1}
+
+
+RETRAIN_PROBE = (
+    NO_PANDAS
+    + r"""import retrain_handler  # noqa: F401  (the function's own import chain)
+from recsys.retrain.inputs import TrainingInputs  # the gather step
+from recsys.store.lifecycle import check_servable  # what the promote step runs on the candidate
+
+check_servable(Path(sys.argv[1]), "probe")
+print(json.dumps({"servable": True}))
+"""
+)
+
+
+def test_the_retrain_function_gathers_and_promotes_without_pandas(synthetic_run: TrainJob) -> None:
+    """Gather and promote run on the serving layer (no pandas); only the training image has it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODEL_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions" / "retrain"), str(ROOT / "shared")])
+    probe = subprocess.run(
+        [sys.executable, "-c", RETRAIN_PROBE, str(synthetic_run.out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert json.loads(probe.stdout.strip().splitlines()[-1]) == {"servable": True}

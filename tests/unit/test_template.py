@@ -40,6 +40,9 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 # The only wildcards a resource may hold: the end of a prefix we own.
 ALLOWED_WILDCARD_SUFFIXES = (
     "/models/*",
+    "/history/*",
+    "/retraining/*",
+    "-training:*",  # the training function's own log group's streams
     "/overlays/*",
     "/overlay-state/*",
     "/input/*",
@@ -49,7 +52,10 @@ ALLOWED_WILDCARD_SUFFIXES = (
     "/events-errors/*",
 )
 #: Statements allowed a bare "*" resource, and why.
-STAR_RESOURCE_ALLOWED = {"Logging": "CloudWatch Logs delivery APIs take no resource ARN"}
+STAR_RESOURCE_ALLOWED = {
+    "Logging": "CloudWatch Logs delivery APIs take no resource ARN",
+    "Tracing": "X-Ray's write APIs take no resource ARN",
+}
 
 
 def strings_in(value: Any) -> list[str]:
@@ -189,7 +195,7 @@ def test_alarms_cover_errors_throttles_and_p99_for_every_function() -> None:
     for function in functions():
         watched = {a["MetricName"] for a in alarms if a.get("Dimensions", [{}])[0].get("Value") == {"Ref": function}}
         assert watched == {"Errors", "Throttles", "Duration"}, function
-    assert all(a["ExtendedStatistic"] == "p99" for a in alarms if a["MetricName"] == "Duration")
+    assert all(a["ExtendedStatistic"] == "p99" for a in alarms if a.get("MetricName") == "Duration")
 
 
 @pytest.mark.parametrize("name", sorted(functions()))
@@ -350,3 +356,94 @@ def test_replaced_overlays_and_their_state_expire_after_a_day() -> None:
         rule = by_prefix[json.dumps({"Fn::Sub": f"${{ModelPrefix}}/{folder}/"})]
         assert rule["Status"] == "Enabled" and rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
     assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
+
+
+RETRAINING = (
+    "RetrainFunction",
+    "TrainingRole",
+    "TrainingFunction",
+    "RetrainStateMachine",
+    "RetrainScheduleDeadLetterQueue",
+    "RetrainScheduleRole",
+    "RetrainSchedule",
+    "RetrainLogGroup",
+    "TrainingLogGroup",
+    "RetrainStateMachineLogGroup",
+    "RetrainingFailedAlarm",
+    "TrainingNearTimeLimitAlarm",
+    "RetrainErrorsAlarm",
+    "RetrainThrottlesAlarm",
+    "RetrainDurationAlarm",
+)
+
+
+def test_retraining_is_in_the_stack_only_once_a_training_image_is_given() -> None:
+    assert TEMPLATE["Parameters"]["TrainingImageUri"]["Default"] == ""
+    assert TEMPLATE["Conditions"]["RetrainingEnabled"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "TrainingImageUri"}, ""]}]
+    }
+    conditional = {name for name, r in RESOURCES.items() if r.get("Condition") == "RetrainingEnabled"}
+    assert conditional == set(RETRAINING)
+    assert TEMPLATE["Outputs"]["RetrainStateMachineArn"]["Condition"] == "RetrainingEnabled"
+
+
+def test_the_training_function_uploads_versions_and_can_never_make_one_live() -> None:
+    function = RESOURCES["TrainingFunction"]["Properties"]
+    assert function["PackageType"] == "Image" and function["Code"] == {"ImageUri": {"Ref": "TrainingImageUri"}}
+    assert function["Timeout"] == 900 and function["EphemeralStorage"] == {"Size": 10240}
+    assert function["ReservedConcurrentExecutions"] == 1
+    by_sid = {s["Sid"]: s for s in statements(RESOURCES["TrainingRole"])}
+    writes = {sid for sid, s in by_sid.items() if s["Effect"] == "Allow" and "s3:PutObject" in strings_in(s["Action"])}
+    assert writes == {"UploadVersions"}
+    assert strings_in(by_sid["UploadVersions"]["Resource"])[0].endswith("/${ModelPrefix}/models/*")
+    deny = by_sid["NeverMoveCurrent"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:PutObject"
+    assert strings_in(deny["Resource"])[0].endswith("/${ModelPrefix}/models/CURRENT")
+    # its log group is the one its role may write to
+    log_group = RESOURCES["TrainingLogGroup"]["Properties"]["LogGroupName"]
+    assert log_group == {"Fn::Sub": "/aws/lambda/${AWS::StackName}-training"}
+    assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-training"}
+
+
+def test_the_retrain_steps_write_only_their_runs_and_the_current_pointer() -> None:
+    by_sid = {s["Sid"]: s for s in statements(RESOURCES["RetrainFunction"])}
+    writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))]
+    assert [s["Sid"] for s in writes] == ["WriteRunsAndCurrent"]
+    assert [t for t in strings_in(writes[0]["Resource"]) if t.startswith("arn:")] == [
+        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/retraining/*",
+        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/models/CURRENT",
+    ]
+
+
+def test_the_retraining_runs_weekly_and_a_failed_or_refused_run_sets_off_an_alarm() -> None:
+    schedule = RESOURCES["RetrainSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "RetrainScheduleExpression"}
+    assert TEMPLATE["Parameters"]["RetrainScheduleExpression"]["Default"] == "rate(7 days)"
+    assert schedule["Target"]["Arn"] == {"Ref": "RetrainStateMachine"}
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RetrainScheduleDeadLetterQueue", "Arn"]}
+    states = RESOURCES["RetrainStateMachine"]["Properties"]["Definition"]["States"]
+    assert states["GateRefused"]["Type"] == "Fail" and states["GateRefused"]["Error"] == "GateRefused"
+    alarm = RESOURCES["RetrainingFailedAlarm"]["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert watched == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    for metric in alarm["Metrics"]:
+        if "MetricStat" in metric:
+            dimensions = metric["MetricStat"]["Metric"]["Dimensions"]
+            assert dimensions == [{"Name": "StateMachineArn", "Value": {"Ref": "RetrainStateMachine"}}]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_the_training_image_copies_what_exists_and_runs_the_retrain_handler() -> None:
+    """infra/training/Dockerfile cannot be built here (no Docker engine): what it copies must exist and get
+    past the root .dockerignore, and its command must name the handler the state machine's steps run."""
+    dockerfile = (ROOT / "infra/training/Dockerfile").read_text()
+    ignore = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert ignore[0] == "*"
+    let_in = {line[1:] for line in ignore if line.startswith("!")}
+    for sources in re.findall(r"^COPY (.+) \S+$", dockerfile, re.MULTILINE):
+        for source in sources.split():
+            assert (ROOT / source).exists(), source
+            assert source in let_in, f"{source} is kept out of the build context by .dockerignore"
+    module, _, attribute = json.loads(re.search(r"^CMD (.+)$", dockerfile, re.MULTILINE)[1])[0].partition(".")
+    assert re.search(rf"^{attribute} = ", (ROOT / "functions/retrain" / f"{module}.py").read_text(), re.MULTILINE)
+    assert RESOURCES["RetrainFunction"]["Properties"]["Handler"] == f"{module}.{attribute}"

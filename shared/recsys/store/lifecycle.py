@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,33 +59,79 @@ def _gate(manifest: A.Manifest, live: str | None, store: S3ModelStore) -> None:
         )
 
 
-def publish(model_dir: Path, store: S3ModelStore, force: bool = False, attempts: int = 3) -> str:
-    """Upload a model directory, verify it, then point CURRENT at it (unless the gate refuses).
-
-    The gate's decision and the CURRENT write are one step: the write is conditional on CURRENT
-    being what the gate judged against, and if another publish or rollback changed it meanwhile,
-    the gate judges again against the new live model."""
+def _checked(model_dir: Path) -> A.Manifest:
     manifest = A.Manifest.read(model_dir)
     manifest.check_complete()
     A.verify_files(model_dir, manifest)
     check_servable(model_dir, manifest.version)
-    uploaded: int | None = None
+    return manifest
+
+
+def upload(model_dir: Path, store: S3ModelStore) -> A.Manifest:
+    """Check a model directory and upload it as a version without making it live (`promote` does that)."""
+    manifest = _checked(model_dir)
+    _upload_new_version(model_dir, manifest, store)
+    return manifest
+
+
+def publish(model_dir: Path, store: S3ModelStore, force: bool = False, attempts: int = 3) -> str:
+    """Upload a model directory, verify it, then point CURRENT at it (unless the gate refuses: then nothing is
+    uploaded)."""
+    manifest = _checked(model_dir)
+    uploaded: list[int] = []
+
+    def upload_once() -> None:
+        if not uploaded:
+            uploaded.append(_upload_new_version(model_dir, manifest, store))
+
+    outcome = _make_live(store, manifest, force, attempts, before_write=upload_once)
+    if uploaded:
+        return f"{outcome}: {uploaded[0]} file(s) uploaded to s3://{store.bucket}/{store.prefix}"
+    return outcome
+
+
+def promote(store: S3ModelStore, version: str, force: bool = False, attempts: int = 3) -> str:
+    """Make an uploaded version live through the gate (unless forced): what the retraining workflow does with
+    the version its training job uploaded."""
+    _check_remote(store, version, "promote")
+    return _make_live(store, store.manifest(version), force, attempts)
+
+
+def _check_remote(store: S3ModelStore, version: str, verb: str) -> None:
+    """Download a version the way a container would, check every sha256, load it: what this code cannot
+    serve must never become live."""
+    with tempfile.TemporaryDirectory(prefix="recsys-check-") as cache:
+        try:
+            from recsys.store.provider import S3Source  # loads models: only promote and rollback need it
+
+            folder, _ = S3Source(store, Path(cache)).fetch(version, with_ranker=True)
+        except ModelIntegrityError as exc:
+            raise ModelIntegrityError(f"cannot {verb} {version}: {exc.message}") from None
+        check_servable(folder, version)
+
+
+def _make_live(
+    store: S3ModelStore,
+    manifest: A.Manifest,
+    force: bool,
+    attempts: int,
+    before_write: Callable[[], None] = lambda: None,
+) -> str:
+    """Point CURRENT at an uploaded version. The gate's decision and the CURRENT write are one step: the write
+    is conditional on CURRENT being what the gate judged against, and if another publish or rollback changed
+    it meanwhile, the gate judges again against the new live model."""
     for _ in range(attempts):
         live, read_etag = store.read_current()
         if live == manifest.version:
             return f"{manifest.version} is already live in s3://{store.bucket}/{store.prefix}: nothing to do"
         if not force:
             _gate(manifest, live, store)
-        if uploaded is None:
-            uploaded = _upload_new_version(model_dir, manifest, store)
+        before_write()
         try:
             store.write_current(manifest.version, read_etag)
         except CurrentChangedError:
             continue  # someone else moved CURRENT: judge again against what is live now
-        previous = f" (was {live})" if live else ""
-        return (
-            f"published {manifest.version}{previous}: {uploaded} file(s) uploaded to s3://{store.bucket}/{store.prefix}"
-        )
+        return f"published {manifest.version}" + (f" (was {live})" if live else "")
     raise CurrentChangedError(f"CURRENT kept changing while publishing {manifest.version}; run publish again")
 
 
@@ -99,16 +146,9 @@ def _upload_new_version(model_dir: Path, manifest: A.Manifest, store: S3ModelSto
 
 
 def rollback(store: S3ModelStore, version: str) -> str:
-    """Make an earlier version live again, if it is complete in S3 and this code can serve it."""
+    """Make an earlier version live again, past the gate, if it is complete in S3 and this code can serve it."""
     live, read_etag = store.read_current()
-    with tempfile.TemporaryDirectory(prefix="recsys-rollback-") as cache:
-        try:  # what a container would do: download, check every sha256, load
-            from recsys.store.provider import S3Source  # loads models: only rollback needs it
-
-            folder, _ = S3Source(store, Path(cache)).fetch(version, with_ranker=True)
-        except ModelIntegrityError as exc:
-            raise ModelIntegrityError(f"cannot roll back to {version}: {exc.message}") from None
-        check_servable(folder, version)
+    _check_remote(store, version, "roll back to")
     store.write_current(version, read_etag)  # CurrentChangedError if another writer moved it meanwhile
     return f"CURRENT is now {version} (was {live})"
 

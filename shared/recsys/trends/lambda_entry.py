@@ -9,33 +9,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, field_validator
 
-from recsys.runtime.container import get_model_settings, per_container
+from recsys.runtime.container import get_model_settings
 from recsys.runtime.lambda_handler import Event, Handler, instrumented
-from recsys.runtime.settings import FromEnvironment
 from recsys.runtime.telemetry import logger, metrics
 from recsys.store.s3 import S3ModelStore
 from recsys.trends.refresh import refresh_overlay
-
-
-class TrendSettings(FromEnvironment):
-    trend_event_types: frozenset[str] | None = Field(
-        None, description="comma-separated event types that count as interactions (unset: every type)"
-    )
-
-    @field_validator("trend_event_types", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            types = frozenset(part.strip() for part in value.split(",") if part.strip())
-            return types or None
-        return value
-
-
-@per_container
-def get_trend_settings() -> TrendSettings:
-    return TrendSettings()
+from recsys.trends.settings import get_trend_settings
 
 
 def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
