@@ -32,7 +32,7 @@ def main() -> int:
         started = time.perf_counter()
         gather(store, "bench-1")
         gathered = time.perf_counter()
-        candidate = train_candidate(store, "bench-1", event_types=None)
+        candidate = train_candidate(store, "bench-1")
         done = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"retraining on the demo data ({candidate.interactions:,} interactions, default settings)")

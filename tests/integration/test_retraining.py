@@ -24,7 +24,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from recsys import artifacts as A
 from recsys.errors import InputDataError
-from recsys.retrain.inputs import gather, last_run_key
+from recsys.retrain.inputs import gather, last_run_key, read_inputs
 from recsys.retrain.steps import train_candidate
 from recsys.runtime.local_context import LocalLambdaContext
 from recsys.store.lifecycle import publish
@@ -161,12 +161,10 @@ def test_a_run_trains_on_the_history_and_the_log_and_publishes_through_the_gate(
     # every history row, and each counted event once: the repeated record and the impressions are not rows
     clicks = len(bucket["events"]) - 1 - 40
     assert out["candidate"]["interactions"] == bucket["history_rows"] + clicks
-    assert out["gathered"] == {
-        "changed": True,
-        "history_objects": 1,
-        "event_objects": 2,
-        "bytes": out["gathered"]["bytes"],
-    }
+    listed = bucket["s3"].list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/")["Contents"]
+    read = [o["Size"] for o in listed if o["Key"].startswith((f"{PREFIX}/history/", f"{PREFIX}/events/"))]
+    assert out["gathered"] == {"changed": True, "history_objects": 1, "event_objects": 2, "bytes": sum(read)}
+    assert read_inputs(store, "weekly-1").event_types == ("click",)  # pinned for the run
     folder = tmp_path / "served"
     for name in (A.ITEM_IDS, A.MANIFEST):
         store.download_file(version, name, folder / name)
@@ -234,5 +232,5 @@ def test_an_input_replaced_after_gathering_fails_the_training_instead_of_mixing_
     replaced = inputs.events[0].key
     bucket["s3"].put_object(Bucket=BUCKET, Key=replaced, Body=_log_object(bucket["events"][:5]))
     with pytest.raises(InputDataError, match=f"s3://{BUCKET}/{replaced} changed or went away"):
-        train_candidate(store, "weekly-1", frozenset({"click"}))
+        train_candidate(store, "weekly-1")
     assert store.versions() == []

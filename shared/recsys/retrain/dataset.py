@@ -1,9 +1,10 @@
 """The training table of a retraining: the history files and the event log as one interactions table.
 
 An event counts as an interaction like a history row: its user, item and time (`sentAt`, in seconds), and
-its `eventValue` as the rating when the history has ratings (an event without one counts as the history's
-top rating, a full interaction). Only the event types the overlay counts are read (TrendEventTypes), so
-the live trends between trainings and the next training agree on what an interaction is.
+its `eventValue` as the rating when the history has ratings, clipped to the history's range (an event
+without one counts as the history's top rating, a full interaction). Only the event types the overlay
+counts are read (TrendEventTypes), so the live trends between trainings and the next training agree on
+what an interaction is.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def events_as_interactions(
     if C.RATING in history:
         top = float(history[C.RATING].max()) if len(history) else 1.0
         values = events["event_value"] if "event_value" in events else pd.Series(np.nan, index=events.index)
-        rows[C.RATING] = pd.to_numeric(values, errors="coerce").fillna(top).clip(lower=0).to_numpy(np.float64)
+        # within the history's range: one event valued 249 (a price) must not shrink every rating's weight
+        rows[C.RATING] = pd.to_numeric(values, errors="coerce").fillna(top).clip(0, top).to_numpy(np.float64)
     if C.WEIGHT in history:
         rows[C.WEIGHT] = 1.0
     return rows

@@ -28,7 +28,7 @@ HISTORY: Final = "history"
 RETRAINING: Final = "retraining"
 EVENTS: Final = "events"
 #: Step Functions execution names (1-80 of these characters), used as the run's folder
-RUN_PATTERN: Final = r"^[A-Za-z0-9_-]{1,80}$"
+RUN_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,80}$"
 
 
 class StoredObject(BaseModel):
@@ -48,11 +48,14 @@ class TrainingInputs(BaseModel):
     items: StoredObject | None
     config: StoredObject | None
     events: tuple[StoredObject, ...]
+    #: the event types that count as interactions (TrendEventTypes; None: every type), fixed for the run
+    event_types: tuple[str, ...] | None = None
 
     @property
     def fingerprint(self) -> str:
-        """The same objects in the same versions give the same fingerprint, whatever the run."""
-        listed = self.model_dump(include={"interactions", "items", "config", "events"})
+        """The same objects in the same versions, counted the same way, give the same fingerprint, whatever the
+        run. (The code is not in it: a new training image with nothing new to read stands down too.)"""
+        listed = self.model_dump(include={"interactions", "items", "config", "events", "event_types"})
         return hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -78,7 +81,9 @@ def _listed(store: S3ModelStore, prefix: str) -> tuple[StoredObject, ...]:
     )
 
 
-def gather(store: S3ModelStore, run: str, now: datetime | None = None) -> TrainingInputs:
+def gather(
+    store: S3ModelStore, run: str, event_types: frozenset[str] | None = None, now: datetime | None = None
+) -> TrainingInputs:
     """List the history and the event log, write the list as the run's inputs, and return it."""
     history = store.folder(HISTORY)
     items = _listed(store, f"{history}items/")
@@ -94,6 +99,7 @@ def gather(store: S3ModelStore, run: str, now: datetime | None = None) -> Traini
         items=items[0] if items else None,
         config=config[0] if config else None,
         events=_listed(store, store.folder(EVENTS)),
+        event_types=tuple(sorted(event_types)) if event_types is not None else None,
     )
     if not inputs.interactions and not inputs.events:
         raise InputDataError(

@@ -40,7 +40,7 @@ def _store() -> S3ModelStore:
 def _gather(request: StepRequest) -> dict[str, Any]:
     store = _store()
     previous = last_fingerprint(store)
-    inputs = gather(store, request.run)
+    inputs = gather(store, request.run, get_trend_settings().trend_event_types)
     changed = inputs.fingerprint != previous
     return {
         "run": inputs.run,
@@ -54,7 +54,7 @@ def _gather(request: StepRequest) -> dict[str, Any]:
 def _train(request: StepRequest) -> dict[str, Any]:
     from recsys.retrain.steps import train_candidate
 
-    candidate = train_candidate(_store(), request.run, get_trend_settings().trend_event_types)
+    candidate = train_candidate(_store(), request.run)
     metrics.add_metric(name="retraining_seconds", unit=MetricUnit.Seconds, value=candidate.seconds)
     return candidate.summary()
 

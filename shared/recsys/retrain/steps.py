@@ -38,9 +38,7 @@ class Promotion:
         return asdict(self)
 
 
-def train_candidate(
-    store: S3ModelStore, run: str, event_types: frozenset[str] | None, work_root: Path | None = None
-) -> Candidate:
+def train_candidate(store: S3ModelStore, run: str, work_root: Path | None = None) -> Candidate:
     """Train on the run's inputs and upload the model as a version that is not live (the gate decides)."""
     from recsys.config import load_settings  # pandas, implicit, LightGBM training: the training image only
     from recsys.retrain.dataset import download_inputs, training_table
@@ -53,7 +51,8 @@ def train_candidate(
     with tempfile.TemporaryDirectory(prefix=f"recsys-retrain-{run}-", dir=work_root) as work:
         work_dir = Path(work)
         local = download_inputs(store, inputs, work_dir)
-        table = training_table(local.interactions, local.events, event_types)
+        types = frozenset(inputs.event_types) if inputs.event_types is not None else None
+        table = training_table(local.interactions, local.events, types)
         interactions = work_dir / "interactions.parquet"
         table.to_parquet(interactions, index=False)
         settings = load_settings(local.config)
