@@ -8,13 +8,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ingest_handler
 import pytest
 import rerank_handler
 from recsys.errors import EventStoreUnavailableError
-from recsys.events.log import EventLog, read_event_log
+from recsys.events.log import EventLog
 from recsys.events.table import UserEventsTable
 from recsys.runtime.local_context import LocalLambdaContext
 from recsys.runtime.telemetry import logger
@@ -168,7 +169,11 @@ def test_firehose_records_it_refuses_are_sent_again(
 
 
 def test_a_failed_table_write_logs_again_on_retry_and_the_reader_keeps_each_event_once(
-    event_store: DynamoDBClient, s3: S3Client, ingest_context: LocalLambdaContext, monkeypatch: pytest.MonkeyPatch
+    event_store: DynamoDBClient,
+    s3: S3Client,
+    ingest_context: LocalLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     event = load_event("ingest_http_api_events.json")
     real_put = UserEventsTable.put
@@ -179,9 +184,13 @@ def test_a_failed_table_write_logs_again_on_retry_and_the_reader_keeps_each_even
     assert len(stored(event_store)) == 2
     assert len(log_lines(s3)) == 4  # at least once: the first attempt's lines reached the log
     from recsys import aws
+    from recsys.retrain.dataset import download_inputs
+    from recsys.retrain.inputs import gather
+    from recsys.store.s3 import S3ModelStore
 
     aws.reset()
-    log = read_event_log(BUCKET, PREFIX)
+    store = S3ModelStore(BUCKET, PREFIX)  # the next training reads the log as the retraining's train step does
+    log = download_inputs(store, gather(store, "after-retry"), tmp_path).events
     assert log[["user_id", "item_id", "timestamp"]].values.tolist() == [
         ["185", "1300854", 1795434600],
         ["185", "1408101", 1795435200],

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from recsys.store.s3 import EVENT_LOG, S3ModelStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -299,7 +300,8 @@ def test_the_events_table_is_on_demand_encrypted_recoverable_and_expires_what_th
 
 def test_the_event_log_lands_where_its_reader_looks_and_its_role_writes_only_there() -> None:
     destination = RESOURCES["EventsDeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
-    assert destination["Prefix"] == {"Fn::Sub": "${ModelPrefix}/events/"}  # recsys.events.log.read_event_log
+    assert destination["Prefix"] == {"Fn::Sub": "${ModelPrefix}/events/"}
+    assert S3ModelStore("b", "p").folder(EVENT_LOG) == "p/events/"  # where the refresh and retraining read it
     assert destination["CompressionFormat"] == "GZIP"
     assert RESOURCES["EventsDeliveryStream"]["Properties"]["DeliveryStreamEncryptionConfigurationInput"]
     role = RESOURCES["EventsDeliveryRole"]["Properties"]

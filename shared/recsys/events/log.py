@@ -73,11 +73,3 @@ def parse_log_objects(bodies: Iterable[bytes]) -> pd.DataFrame:
     rows = [row for body in bodies for row in log_lines(body)]
     frame = pd.DataFrame(rows, columns=None if rows else IDENTITY)
     return frame.drop_duplicates(IDENTITY).sort_values("sent_at_ms", kind="stable").reset_index(drop=True)
-
-
-def read_event_log(bucket: str, prefix: str) -> pd.DataFrame:
-    """Every event under `s3://bucket/<prefix>/events/`, each once."""
-    client = aws.s3()
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/events/")
-    keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
-    return parse_log_objects(client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys)

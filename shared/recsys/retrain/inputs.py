@@ -22,11 +22,10 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.errors import InputDataError
-from recsys.store.s3 import S3ModelStore
+from recsys.store.s3 import EVENT_LOG, S3ModelStore
 
 HISTORY: Final = "history"
 RETRAINING: Final = "retraining"
-EVENTS: Final = "events"
 #: Step Functions execution names (1-80 of these characters), used as the run's folder
 RUN_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,80}$"
 
@@ -72,11 +71,9 @@ def last_run_key(store: S3ModelStore) -> str:
 
 
 def _listed(store: S3ModelStore, prefix: str) -> tuple[StoredObject, ...]:
-    paginator = store.client.get_paginator("list_objects_v2")
     return tuple(
         StoredObject(key=entry["Key"], etag=entry["ETag"], size=entry["Size"])
-        for page in paginator.paginate(Bucket=store.bucket, Prefix=prefix)
-        for entry in page.get("Contents", [])
+        for entry in store.objects(prefix)
         if not entry["Key"].endswith("/")  # console-made "folders"
     )
 
@@ -98,13 +95,13 @@ def gather(
         interactions=_listed(store, f"{history}interactions/"),
         items=items[0] if items else None,
         config=config[0] if config else None,
-        events=_listed(store, store.folder(EVENTS)),
+        events=_listed(store, store.folder(EVENT_LOG)),
         event_types=tuple(sorted(event_types)) if event_types is not None else None,
     )
     if not inputs.interactions and not inputs.events:
         raise InputDataError(
             f"nothing to train on: no objects under s3://{store.bucket}/{history}interactions/ "
-            f"and none under s3://{store.bucket}/{store.folder(EVENTS)}"
+            f"and none under s3://{store.bucket}/{store.folder(EVENT_LOG)}"
         )
     store.client.put_object(
         Bucket=store.bucket,

@@ -8,6 +8,7 @@ features) is logged with its reason and remembered, and the old model keeps serv
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import time
@@ -73,11 +74,8 @@ class S3Source:
     def fetch_files(self, manifest: A.Manifest, entries: tuple[A.FileEntry, ...]) -> Path:
         """Some of a version's files (and its manifest) in its cache folder, each checked."""
         folder = self.cache_dir / manifest.version
-        for entry in entries:
-            key = self.store.key(manifest.version, entry.name)
-            self._download_checked(key, entry, folder, f"model {manifest.version}")
-        (folder / A.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-        return folder
+        key_of = functools.partial(self.store.key, manifest.version)
+        return self._fetch_into(folder, entries, key_of, f"model {manifest.version}", A.MANIFEST, manifest.to_json())
 
     def current_overlay(self, version: str) -> str | None:
         return self.store.read_current_overlay(version)[0]
@@ -93,25 +91,36 @@ class S3Source:
         """Some of an overlay's files, or of its state, (and its manifest) in its cache folder, each checked."""
         version, overlay_id = overlay.model_version, overlay.overlay_id
         folder = self.cache_dir / version / OVERLAYS / overlay_id
-        key_of = self.store.overlay_state_key if state else self.store.overlay_key
-        for entry in entries:
-            key = key_of(version, overlay_id, entry.name)
-            self._download_checked(key, entry, folder, f"overlay {overlay_id}")
-        (folder / OVERLAY_MANIFEST).write_text(overlay.to_json(), encoding="utf-8")
-        return folder
+        key_of = functools.partial(
+            self.store.overlay_state_key if state else self.store.overlay_key, version, overlay_id
+        )
+        return self._fetch_into(folder, entries, key_of, f"overlay {overlay_id}", OVERLAY_MANIFEST, overlay.to_json())
 
-    def _download_checked(self, key: str, entry: A.FileEntry, folder: Path, owner: str) -> None:
-        """Download what /tmp lacks; every file checked against its sha256 once per process (an overlay swap
-        every 30 minutes would otherwise hash the whole cached model again)."""
-        path = folder / entry.name
-        if self._holds(path, entry):
-            self.stats.reused += 1
-            return
-        self.store.download_key(key, path, owner)
-        self.stats.downloaded += 1
-        if not self._holds(path, entry):
-            path.unlink()
-            raise ModelIntegrityError(f"{owner}: {entry.name} fails its sha256 check")
+    def _fetch_into(
+        self,
+        folder: Path,
+        entries: tuple[A.FileEntry, ...],
+        key_of: Callable[[str], str],
+        owner: str,
+        manifest_name: str,
+        manifest_json: str,
+    ) -> Path:
+        """Download what /tmp lacks, then write the manifest beside the files. Every file is checked against
+        its sha256 once per process (an overlay swap every 30 minutes would otherwise hash the whole cached
+        model again)."""
+        for entry in entries:
+            path = folder / entry.name
+            if self._holds(path, entry):
+                self.stats.reused += 1
+                continue
+            self.store.download_key(key_of(entry.name), path, owner)
+            self.stats.downloaded += 1
+            if not self._holds(path, entry):
+                path.unlink()
+                raise ModelIntegrityError(f"{owner}: {entry.name} fails its sha256 check")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / manifest_name).write_text(manifest_json, encoding="utf-8")
+        return folder
 
     def _holds(self, path: Path, entry: A.FileEntry) -> bool:
         if not path.is_file():

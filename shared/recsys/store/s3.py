@@ -5,6 +5,8 @@
     <prefix>/overlays/<version>/<overlay id>/<file>  a version's live-trends overlay, overlay.json last
     <prefix>/overlays/<version>/CURRENT              {"overlay": ...}: the version's live overlay
     <prefix>/overlay-state/<version>/<overlay id>/   the events it folded in: the next refresh's input
+    <prefix>/events/YYYY/MM/DD/HH/...               the event log (Firehose), read by the refresh and retraining
+    <prefix>/history/ and <prefix>/retraining/       retraining's inputs and runs (recsys.retrain.inputs)
 
 Overlays sit apart from models so that what writes them (the scheduled refresh) cannot touch a model,
 and their state apart from them so that serving, which reads overlays, cannot read users' events.
@@ -20,7 +22,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from recsys import artifacts as A
 from recsys import aws
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 CURRENT = "CURRENT"
 OVERLAYS = "overlays"
 OVERLAY_STATE = "overlay-state"
+EVENT_LOG = "events"  # the template's EventsDeliveryStream writes there
 SHA256_METADATA = "sha256"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
@@ -117,6 +120,12 @@ class S3ModelStore:
         """The version's overlay ids, oldest first (ids start with their time)."""
         return self._subfolders(self._overlays(version))
 
+    def objects(self, prefix: str, start_after: str = "") -> list[dict[str, Any]]:
+        """Every object under `prefix` (key order; from after `start_after`), as S3 lists them (Key, ETag, Size)."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix, StartAfter=start_after)
+        return [dict(entry) for page in pages for entry in page.get("Contents", [])]
+
     def _subfolders(self, prefix: str) -> list[str]:
         """The names of the folders right under `prefix`, sorted."""
         names: list[str] = []
@@ -129,12 +138,11 @@ class S3ModelStore:
         """The overlay's files, manifest first (a reader finds a whole overlay or none), then its state."""
         manifest = self.overlay_key(version, overlay_id, OVERLAY_MANIFEST)
         self.client.delete_object(Bucket=self.bucket, Key=manifest)
-        paginator = self.client.get_paginator("list_objects_v2")
         for prefix in (self.overlay_key(version, overlay_id, ""), self.overlay_state_key(version, overlay_id, "")):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
-                if keys:
-                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})  # type: ignore[typeddict-item]
+            keys = [{"Key": entry["Key"]} for entry in self.objects(prefix)]
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys a call
+                batch = keys[start : start + 1000]
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})  # type: ignore[typeddict-item]
 
     def manifest(self, version: str) -> A.Manifest:
         key = self.key(version, A.MANIFEST)

@@ -27,13 +27,11 @@ from recsys.errors import CurrentChangedError, RecsysError
 from recsys.events.log import log_lines
 from recsys.runtime.telemetry import logger
 from recsys.store.provider import S3Source
-from recsys.store.s3 import S3ModelStore
+from recsys.store.s3 import EVENT_LOG, S3ModelStore
 from recsys.trends.activity import ItemActivity
 from recsys.trends.manifest import OVERLAY_MANIFEST
 from recsys.trends.overlay import OVERLAY_EVENTS, OVERLAY_LOG_OBJECTS, build_overlay, event_table, model_files_read
 
-#: the event log's folder (the template's EventsDeliveryStream writes there)
-EVENTS = "events"
 #: Firehose writes under YYYY/MM/DD/HH/ of the arrival of an object's oldest record; objects from this long
 #: before the cutoff are read (a day: far beyond the clock skew allowed and Firehose's buffering)
 ARRIVAL_MARGIN_SECONDS = 86_400
@@ -53,11 +51,10 @@ class Refreshed:
 
 
 def _new_log_objects(store: S3ModelStore, since: float, done: set[str]) -> list[str]:
-    prefix = store.folder(EVENTS)
+    prefix = store.folder(EVENT_LOG)
     start = datetime.fromtimestamp(since - ARRIVAL_MARGIN_SECONDS, UTC)
-    paginator = store.client.get_paginator("list_objects_v2")
-    pages = paginator.paginate(Bucket=store.bucket, Prefix=prefix, StartAfter=f"{prefix}{start:%Y/%m/%d/%H}")
-    return [entry["Key"] for page in pages for entry in page.get("Contents", []) if entry["Key"] not in done]
+    listed = store.objects(prefix, start_after=f"{prefix}{start:%Y/%m/%d/%H}")
+    return [entry["Key"] for entry in listed if entry["Key"] not in done]
 
 
 def refresh_overlay(
