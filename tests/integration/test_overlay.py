@@ -266,6 +266,19 @@ def test_stage_one_serving_downloads_no_feature_table_of_an_overlay(
     assert not {"item_activity.parquet", "recent_interactions.parquet"} & cached  # the refresh's, not serving's
 
 
+def test_the_ranking_function_downloads_no_item_activity_either(
+    live: tuple[S3ModelStore, float], tmp_path: Path
+) -> None:
+    """Item activity is the refresh's input: the rerank function (all the other files) does not fetch it."""
+    store, _ = live
+    model = ModelProvider(S3Source(store, tmp_path / "cache"), with_ranker=True, background=False).get()
+    cached = {p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()}
+    assert {"item_features.parquet", "ranker.txt"} <= cached and model.version in {
+        p.name for p in (tmp_path / "cache").iterdir()
+    }
+    assert not {"item_activity.parquet", "recent_interactions.parquet"} & cached
+
+
 def test_an_overlay_swap_does_not_hash_the_cached_model_files_again(
     live: tuple[S3ModelStore, float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
