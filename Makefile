@@ -86,8 +86,8 @@ bench: install ## cold load, warm latency per route, LightGBM floor, batch throu
 	cd infra/bench && ../../$(PY) imports.py
 	cd infra/bench && ../../$(PY) snapstart.py ../../$(DEMO_MODEL)
 
-replay: install ## train before the demo's last 14 days, replay them as events: model, session path, overlay, charts (~10 min)
-	$(PY) infra/scripts/replay.py
+replay: install ## train before the demo's last 14 days, replay them as events: model, session path, overlay, charts (~10 min; REPLAY_ARGS=--retrain-daily adds a model retrained each day, ~35 min)
+	$(PY) infra/scripts/replay.py $(REPLAY_ARGS)
 
 load: install ## 60 s locust load test of `recsys serve`: per-route latency, errors, server RSS (LOAD_SECONDS, LOAD_USERS)
 	@test -f $(DEMO_MODEL)/manifest.json || $(MAKE) --no-print-directory train

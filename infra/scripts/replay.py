@@ -12,7 +12,10 @@ one at a time. At the start of each day d, every user active on day d gets 10 re
 - **the 7-day chart, frozen at D**: what a model trained at D knows of the trend;
 - **the model + the live-trends overlay** (with and without the session path): the same model served with
   an overlay built at the start of day d from the replayed events so far (`recsys.trends.overlay`), as
-  the scheduled overlay function publishes it.
+  the scheduled overlay function publishes it;
+- with `--retrain-daily`, **a model retrained daily**: the same pipeline and settings trained anew at
+  the start of each day d on everything before it (what the overlay stands in for; one training per
+  day, so about 15 times as long).
 
 Relevant: the user's items of day d that they had not seen before it. Metrics come from
 `recsys.offline_metrics`, over user-days, in one item index covering every item of the data.
@@ -72,14 +75,14 @@ def session_before(events: pd.DataFrame, start: int) -> dict[str, list[str]]:
     return sessions
 
 
-def train_model(replay: Replay, items: Path, out: Path) -> Path:
+def train_model(history: pd.DataFrame, items: Path, out: Path) -> Path:
     from recsys.config import load_settings
     from recsys.train.pipeline import TrainJob, run_pipeline
     from recsys.train.rundir import RunDir
 
     out.mkdir(parents=True, exist_ok=True)
     interactions = out / "train.parquet"
-    replay.train.to_parquet(interactions, index=False)
+    history.to_parquet(interactions, index=False)
     job = TrainJob(interactions, items, out / "model", RunDir(out / "run"), load_settings())
     run_pipeline(job, show_progress=False)
     return job.out
@@ -107,6 +110,9 @@ def main() -> int:
     parser.add_argument("--items", type=Path, default=ROOT / "data" / "demo" / "movies.dat")
     parser.add_argument("--days", type=int, default=14, help="held-out days replayed as events")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "replay")
+    parser.add_argument(
+        "--retrain-daily", action="store_true", help="also train a model at the start of each day (the reference)"
+    )
     args = parser.parse_args()
     os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
@@ -118,7 +124,7 @@ def main() -> int:
     interactions = load_interactions(args.interactions)
     replay = split(interactions, args.days)
     started = time.perf_counter()
-    model_dir = train_model(replay, args.items, args.out)
+    model_dir = train_model(replay.train, args.items, args.out)
     trained = time.perf_counter() - started
     services = Services(model_dir)
     index = pd.Index(pd.unique(interactions["item_id"]))
@@ -130,7 +136,7 @@ def main() -> int:
         "model + overlay + session path",
         f"{CHART_DAYS}-day chart, refreshed daily",
         f"{CHART_DAYS}-day chart, frozen at D",
-    )
+    ) + (("model retrained daily",) if args.retrain_daily else ())
     recommended: dict[str, list[npt.NDArray[np.int32]]] = {mode: [] for mode in modes}
     relevant: list[list[int]] = []
     for start in replay.starts:
@@ -157,6 +163,13 @@ def main() -> int:
             recommended[mode].append(np.asarray([pad(row, K) for row in rows], dtype=np.int32))
         recommended[modes[4]].append(chart_top(before, index, start, seen_rows, K))
         recommended[modes[5]].append(chart_top(replay.train, index, replay.starts[0], seen_rows, K))
+        if args.retrain_daily:
+            # Day D's retrained model is the model itself (same data, same settings, deterministic).
+            daily = args.out / "daily" / str(start)
+            retrained = Services(model_dir if start == replay.starts[0] else train_model(before, args.items, daily))
+            with contextlib.redirect_stdout(io.StringIO()):
+                rows = [index.get_indexer(retrained.recommend(u, False)) for u in users]
+            recommended[modes[6]].append(np.asarray([pad(row, K) for row in rows], dtype=np.int32))
 
     truth = Ragged.from_lists(relevant)
     print(f"## Replay: trained before D, then {args.days} days of events (model {services.version})\n")
