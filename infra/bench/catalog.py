@@ -7,6 +7,8 @@
    and a file of the heaviest users (batch.py's probe, each run in its own process for its peak RSS).
 3. Online: GET /recommendations through the real rerank handler (Mangum + FastAPI), for random
    known users, the 20 heaviest users and the heaviest alone, after warm-up; peak RSS of that process.
+4. The ALS top-n over the whole catalog against the length-order prefixes (`PRUNE_MIN_ITEMS`), in
+   one process, alternating, so that the VM's drift hits both alike: users/s of 1,024-user chunks.
 """
 
 from __future__ import annotations
@@ -57,6 +59,42 @@ with redirect_stdout(io.StringIO()):
 rows["max_history"] = int(lengths.max())
 rows["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(rows))
+"""
+
+
+PAIRED = r"""
+import json, random, sys, time
+import numpy as np
+import recsys.runtime
+from pathlib import Path
+from recsys.candidates import scores
+from recsys.loaded import LoadedModel
+from recsys.recommender import Request
+model = LoadedModel.from_dir(Path(sys.argv[1]))
+rng = random.Random(1)
+known = len(model.arrays.users.ids)
+picked = [rng.randrange(known) if rng.random() < 0.8 else -1 for _ in range(int(sys.argv[3]))]
+users = np.asarray(picked, dtype=np.int32)
+
+def run():
+    ranked = []
+    started = time.perf_counter()
+    for start in range(0, len(users), 1024):
+        chunk = users[start : start + 1024]
+        ranked.append(model.recommender.recommend(Request(users=chunk, k=np.full(len(chunk), 10))))
+    return len(users) / (time.perf_counter() - started), ranked
+
+rates = {"whole catalog": [], "length-order prefixes": []}
+answers = {}
+run()
+for _ in range(int(sys.argv[2])):
+    for name, limit in (("length-order prefixes", 0), ("whole catalog", 10**12)):
+        scores.PRUNE_MIN_ITEMS = limit
+        rate, answers[name] = run()
+        rates[name].append(rate)
+same = all(np.array_equal(a.row, b.row) and np.array_equal(a.item, b.item)
+           for a, b in zip(answers["whole catalog"], answers["length-order prefixes"]))
+print(json.dumps({"rates": rates, "same": same}))
 """
 
 
@@ -140,6 +178,23 @@ def main() -> None:
     print(
         f"\nlongest history {online['max_history']:,} items; peak RSS of the serving process "
         f"{online['peak_rss_mb']:.0f} MB (p99 budget 15 ms)"
+    )
+    rounds, paired_users = os.environ.get("BENCH_PAIRED_ROUNDS", "6"), int(os.environ.get("BENCH_PAIRED_USERS", "8192"))
+    paired = [sys.executable, "-c", PAIRED, str(model), rounds, str(paired_users)]
+    result = json.loads(subprocess.run(paired, env=env, capture_output=True, text=True, check=True).stdout)
+    rates = result["rates"]
+    print(
+        f"\nALS top-n, paired: {paired_users:,} users in 1,024-user chunks, {rounds} rounds alternating, one thread.\n"
+    )
+    print("| ALS top-n | users/s, each round | mean |")
+    print("|---|---|---|")
+    for name, values in rates.items():
+        print(f"| {name} | {', '.join(f'{v:,.0f}' for v in values)} | {sum(values) / len(values):,.0f} |")
+    wins = sum(p > w for p, w in zip(rates["length-order prefixes"], rates["whole catalog"], strict=True))
+    ratio = sum(rates["length-order prefixes"]) / sum(rates["whole catalog"])
+    print(
+        f"\nprefixes / whole: {ratio:.2f}x, faster in {wins} of {len(rates['whole catalog'])} rounds; "
+        f"same answers: {result['same']}"
     )
 
 

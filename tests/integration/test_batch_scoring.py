@@ -477,8 +477,9 @@ def test_half_shaped_events_fail_with_the_missing_field_named(
         batch_scoring_handler.handler(event, lambda_context)
 
 
+@pytest.mark.parametrize("dense_top", ["whole catalog", "length-order prefixes"])
 def test_a_chunk_of_the_heaviest_users_equals_scoring_each_user_alone(
-    s3: S3Client, synthetic_run: TrainJob, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, synthetic_run: TrainJob, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, dense_top: str
 ) -> None:
     """Promise (docs/benchmarks.md, batch at catalog scale): memory is bounded by splitting a chunk by
     history and computing dense scores a block of rows at a time; neither may change a single row.
@@ -489,6 +490,14 @@ def test_a_chunk_of_the_heaviest_users_equals_scoring_each_user_alone(
     """
     monkeypatch.setattr(bulk, "CHUNK_HISTORY", 300)  # a few heavy users per sub-chunk
     monkeypatch.setattr(scores, "DENSE_BLOCK_ROWS", 4)
+    widths: list[Any] = []
+    if dense_top == "length-order prefixes":  # the large-catalog path, on this small catalog
+        monkeypatch.setattr(scores, "PRUNE_MIN_ITEMS", 0)
+        monkeypatch.setattr(scores, "PRUNE_HEAD", 64)
+        prefix_widths = scores.DenseScores._prefix_widths
+        monkeypatch.setattr(
+            scores.DenseScores, "_prefix_widths", lambda *a: widths.append(prefix_widths(*a)) or widths[-1]
+        )
     model = LoadedModel.from_dir(synthetic_run.out)
     lengths = np.diff(model.arrays.seen.indptr)
     heaviest = np.argsort(-lengths, kind="stable")[:60]
@@ -512,6 +521,8 @@ def test_a_chunk_of_the_heaviest_users_equals_scoring_each_user_alone(
     monkeypatch.setattr(model.recommender, "recommend", recommend)
     assert len(scored_histories) > 10  # one file chunk, cut by history into many calls
     assert all(history <= 300 or users == 1 for users, history in scored_histories)
+    if dense_top == "length-order prefixes":  # some rows' tops skipped part of the catalog
+        assert min(int(w.min()) for w in widths) < model.arrays.n_items
 
     batch = scored(upload_output(s3, "input/heaviest.jsonl", model.version))
     assert batch["user_id"].nunique() == len(user_ids)

@@ -16,7 +16,7 @@ import pytest
 from recsys import bulk, sorting
 from recsys.candidates import base, scores
 from recsys.candidates.base import Exclusions
-from recsys.candidates.scores import DenseScores, SharedScores, SharedVector, SparseScores
+from recsys.candidates.scores import DenseScores, LengthOrder, SharedScores, SharedVector, SparseScores
 from recsys.ragged import Ragged
 
 
@@ -75,7 +75,13 @@ def test_each_score_shape_picks_what_the_reference_picks(
     matrix = np.full((n_rows, n_items), -np.inf)
     matrix[rows] = users.astype(np.float64) @ items.T.astype(np.float64)
     dense = DenseScores(rows, users, items, n_rows)
-    assert [a.tolist() for a in dense.top(exclusions, n)] == list(reference_top(matrix, excluded, allowed, n))
+    expected_dense = list(reference_top(matrix, excluded, allowed, n))
+    assert [a.tolist() for a in dense.top(exclusions, n)] == expected_dense
+    with monkeypatch.context() as prune:  # the length-order prefixes, at any catalog size, a tiny head
+        prune.setattr(scores, "PRUNE_MIN_ITEMS", 0)
+        prune.setattr(scores, "PRUNE_HEAD", int(rng.integers(1, 12)))
+        by_length = DenseScores(rows, users, items, n_rows, LengthOrder.of(items))
+        assert [a.tolist() for a in by_length.top(exclusions, n)] == expected_dense
     pairs_row, pairs_item = rng.integers(0, n_rows, 30), rng.integers(0, n_items, 30)
     expected_at = np.where(np.isfinite(matrix[pairs_row, pairs_item]), matrix[pairs_row, pairs_item], np.nan)
     np.testing.assert_array_equal(dense.at(pairs_row, pairs_item), expected_at.astype(np.float32))
@@ -86,6 +92,52 @@ def test_each_score_shape_picks_what_the_reference_picks(
     matrix[sparse_keys // n_items, sparse_keys % n_items] = sparse_values
     sparse = SparseScores(sparse_keys, sparse_values, n_items)
     assert [a.tolist() for a in sparse.top(exclusions, n)] == list(reference_top(matrix, excluded, allowed, n))
+
+
+def test_the_length_order_skips_the_short_tail_and_answers_as_the_whole_catalog(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Item vectors of power-law lengths, as ALS gives popular items: most rows need a short prefix of the
+    length order, and the top-n (ties included: scores rounded to a coarse grid) is the whole catalog's."""
+    monkeypatch.setattr(scores, "DENSE_BLOCK_ROWS", 16)
+    monkeypatch.setattr(scores, "PRUNE_MIN_ITEMS", 0)
+    monkeypatch.setattr(scores, "PRUNE_HEAD", 64)
+    rng = np.random.default_rng(7)
+    n_rows, n_items, n = 100, 3_000, 20
+    directions = rng.standard_normal((n_items, 8)) + 1.0
+    items = (directions / np.linalg.norm(directions, axis=1, keepdims=True) * rng.pareto(1.5, (n_items, 1))).astype(
+        np.float32
+    )
+    items = np.round(items * 4) / 4  # coarse values: many equal scores at the cut
+    users = (np.round((rng.standard_normal((n_rows, 8)) + 1.0) * 4) / 4).astype(np.float32)
+    lists = [rng.choice(n_items, int(rng.integers(0, 300)), replace=False).tolist() for _ in range(n_rows)]
+    lists[0] = list(range(n_items - 5))  # a row that excludes nearly everything
+    exclusions = Exclusions.of(Ragged.from_lists(lists), n_items)
+    rows = np.arange(n_rows, dtype=np.int64)
+    by_length = DenseScores(rows, users, items, n_rows, LengthOrder.of(items))
+    whole = DenseScores(rows, users, items, n_rows)
+    widths = by_length._prefix_widths(scores._Columns.of(by_length, exclusions), n)
+    assert widths.mean() < 0.5 * n_items  # the point of it
+    assert widths[0] == n_items  # too few allowed items in the head: no bound, the whole catalog
+    got, want = by_length.top(exclusions, n), whole.top(exclusions, n)
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    matrix = users.astype(np.float64) @ items.T.astype(np.float64)
+    excluded = {(row, item) for row, items_ in enumerate(lists) for item in items_}
+    assert [a.tolist() for a in got] == list(reference_top(matrix, excluded, None, n))
+
+
+def test_an_item_exactly_at_the_bound_is_still_scored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """|u| |v| equal to the row's floor: the item can tie the n-th best, and wins the tie as the lower
+    item, so the prefix must reach it (the bound is >=, and its slack only widens it)."""
+    monkeypatch.setattr(scores, "PRUNE_MIN_ITEMS", 0)
+    monkeypatch.setattr(scores, "PRUNE_HEAD", 4)
+    items = np.asarray([[1, 0]] + [[1, 5]] * 4 + [[0.5, 0]] * 5, dtype=np.float32)  # item 0: short, parallel
+    users = np.asarray([[1, 0]], dtype=np.float32)
+    dense = DenseScores(np.zeros(1, dtype=np.int64), users, items, 1, LengthOrder.of(items))
+    exclusions = Exclusions.of(Ragged.from_lists([[]]), len(items))
+    widths = dense._prefix_widths(scores._Columns.of(dense, exclusions), 1)
+    assert widths.tolist() == [5]  # the four long items and item 0, not the 0.5s
+    assert [a.tolist() for a in dense.top(exclusions, 1)] == [[0], [0]]
 
 
 def test_chunks_are_bounded_by_users_and_by_history_and_cover_every_user_once() -> None:

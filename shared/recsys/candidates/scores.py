@@ -25,6 +25,33 @@ I64 = npt.NDArray[np.int64]
 DENSE_BLOCK_ROWS = 64
 #: Pairs gathered at once when scoring given pairs (factor rows copied per pair).
 PAIR_BLOCK = 65_536
+#: From this many items on, a dense top-n scores each row's prefix of `LengthOrder`, not the catalog:
+#: 7-9% more batch throughput at 100k items, none at 50k (docs/benchmarks.md, `make bench`).
+PRUNE_MIN_ITEMS = 60_000
+#: The longest item vectors every row is scored against first, to find how far its top n can reach.
+PRUNE_HEAD = 2_048
+#: Slack on the bound, far above float32's rounding of a dot product (< factors x 2**-24 of |u||v|).
+PRUNE_SLACK = 1e-4
+
+
+@dataclass(frozen=True)
+class LengthOrder:
+    """Item vectors longest first. A dot product is at most |u| |v| (Cauchy-Schwarz), so once a row's
+    n-th best score t among the longest vectors is known, no item with |v| < t / |u| can reach its
+    top n, and a top-n scores a prefix of this order. ALS gives popular items long vectors, so
+    on the 100k-item synthetic catalog the prefixes average about 40% of it (docs/architecture.md)."""
+
+    order: I64  # item indices, longest vector first (ties: lower item)
+    position: I64  # each item's place in `order`
+    lengths: npt.NDArray[np.float64]  # |v| in that order, descending
+    vectors: F32  # the item vectors in that order
+
+    @classmethod
+    def of(cls, item_vectors: F32) -> LengthOrder:
+        lengths = np.linalg.norm(item_vectors.astype(np.float64), axis=1)
+        order = np.argsort(-lengths, kind="stable").astype(np.int64)
+        vectors = np.ascontiguousarray(item_vectors[order], dtype=np.float32)
+        return cls(order, places_in(order, len(order)), lengths[order], vectors)
 
 
 @dataclass(frozen=True)
@@ -33,12 +60,15 @@ class DenseScores:
 
     The users x catalog matrix is never held whole: `top` computes it a block of rows at a time and
     `at` computes just the asked pairs, so memory is bounded by the block, not by batch x catalog.
+    With `by_length` (a large catalog), `top` scores each block against the prefix of the length
+    order its rows need, rows sorted by that need; the answer is the same to the last tie.
     """
 
     rows: I64  # the batch rows that have scores, ascending
     user_vectors: F32  # (len(rows), factors)
     item_vectors: F32  # (items, factors)
     n_rows: int  # rows in the batch
+    by_length: LengthOrder | None = None
 
     def _local_rows(self, rows: I64) -> I64:
         """Batch rows -> rows of `user_vectors` (-1 where there is no opinion)."""
@@ -51,35 +81,67 @@ class DenseScores:
         n = min(n, n_items)
         if n == 0 or len(self.rows) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        columns = _Columns.of(self, exclusions)
+        pruned = columns.order is not None
+        if pruned:
+            # rows of a block share its widest prefix: blocks of rows that need alike prefixes
+            widths = self._prefix_widths(columns, n)
+            by_width = np.argsort(widths, kind="stable")
+            blocks = [by_width[start : start + DENSE_BLOCK_ROWS] for start in range(0, len(by_width), DENSE_BLOCK_ROWS)]
+            block_widths = [int(widths[block].max()) for block in blocks]
+        else:
+            blocks = [
+                np.arange(start, min(start + DENSE_BLOCK_ROWS, len(self.rows)))
+                for start in range(0, len(self.rows), DENSE_BLOCK_ROWS)
+            ]
+            block_widths = [n_items] * len(blocks)
         picked_rows: list[I64] = []
         picked_items: list[I64] = []
-        for start in range(0, len(self.rows), DENSE_BLOCK_ROWS):
-            block_rows = self.rows[start : start + DENSE_BLOCK_ROWS]
-            filled = self.user_vectors[start : start + DENSE_BLOCK_ROWS] @ self.item_vectors.T
-            # exclusions are sorted by row: this block's are one slice of them
-            lo, hi = np.searchsorted(exclusions.rows, (block_rows[0], block_rows[-1] + 1))
-            local = self._local_rows(exclusions.rows[lo:hi]) - start
-            on_block = local >= 0
-            filled.reshape(-1)[local[on_block] * n_items + exclusions.items[lo:hi][on_block]] = -np.inf
-            if exclusions.allowed is not None:
-                filled[:, ~exclusions.allowed] = -np.inf
+        for block, width in zip(blocks, block_widths, strict=True):
+            filled = columns.scores(block, width)
             # a floor under each row's n-th best value: the n-th best of ~4n group maxima (n groups hold an
             # item at least that high), so every item of the top n, ties included, is at or above it and
             # few others are; 2.5x faster than partitioning the whole row at 100k items
-            group = max(1, n_items // (4 * n))
-            maxima = np.maximum.reduceat(filled, np.arange(0, n_items, group), axis=1) if group > 1 else filled
+            group = max(1, width // (4 * n))
+            maxima = np.maximum.reduceat(filled, np.arange(0, width, group), axis=1) if group > 1 else filled
             threshold = np.partition(maxima, maxima.shape[1] - n, axis=1)[:, maxima.shape[1] - n]
             # flat indices: numpy's 2-D nonzero is ~20x slower than the 1-D one on a sparse mask
             flat = np.flatnonzero(filled >= threshold[:, None])
             values = filled.reshape(-1)[flat]
             flat = flat[values > -np.inf]  # a row with fewer than n allowed items has threshold -inf
-            rows, items = np.divmod(flat, n_items)
+            rows, places = np.divmod(flat, width)
+            items = places if columns.order is None else columns.order[places]
+            if pruned:  # in item order within rows, so that the packed sort breaks ties to the lower item
+                by_item = np.argsort(rows * n_items + items)
+                rows, items, flat = rows[by_item], items[by_item], flat[by_item]
             order = rows_best_first(rows, items, filled.reshape(-1)[flat])  # ties at the threshold: lower item first
             rows, items = rows[order], items[order]
             first = positions_in_runs(rows) < n
-            picked_rows.append(block_rows[rows[first]])
+            picked_rows.append(self.rows[block][rows[first]])
             picked_items.append(items[first].astype(np.int64))
-        return np.concatenate(picked_rows), np.concatenate(picked_items)
+        rows, items = np.concatenate(picked_rows), np.concatenate(picked_items)
+        if pruned:  # blocks came in order of width: rows ascending again, each row's items still best first
+            ascending = np.argsort(rows, kind="stable")
+            rows, items = rows[ascending], items[ascending]
+        return rows, items
+
+    def _prefix_widths(self, columns: _Columns, n: int) -> I64:
+        """How much of the length order each row's top n needs: the items with |v| >= t / |u| (with slack),
+        t the row's n-th best score among the PRUNE_HEAD longest vectors; all of them when t <= 0."""
+        assert self.by_length is not None
+        lengths = self.by_length.lengths
+        head = min(len(lengths), max(PRUNE_HEAD, 4 * n))
+        floors = np.empty(len(self.rows), dtype=np.float64)
+        for start in range(0, len(self.rows), DENSE_BLOCK_ROWS):
+            block = np.arange(start, min(start + DENSE_BLOCK_ROWS, len(self.rows)))
+            filled = columns.scores(block, head)
+            floors[block] = np.partition(filled, head - n, axis=1)[:, head - n]  # -inf: fewer than n allowed
+        user_lengths = np.linalg.norm(self.user_vectors.astype(np.float64), axis=1)
+        bounded = user_lengths > 0  # a floor <= 0 (-inf: fewer than n allowed) reaches every item anyway
+        widths = np.full(len(self.rows), len(lengths), dtype=np.int64)
+        reach = floors[bounded] / user_lengths[bounded] * (1 - PRUNE_SLACK)
+        widths[bounded] = np.searchsorted(-lengths, -reach, side="right")  # how many |v| >= reach
+        return widths
 
     def at(self, rows: I64, items: npt.NDArray[np.integer]) -> F32:
         local = self._local_rows(rows)
@@ -190,6 +252,56 @@ class SharedVector:
 
     def score_rows(self, rows: int) -> SharedScores:
         return SharedScores(self.vector, self.order, rows, self.position)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A dense top-n's view of the catalog: its columns in item order or in the length order, with the
+    batch's exclusions and catalog mask as places in that order."""
+
+    user_vectors: F32
+    vectors: F32  # item vectors, column by column
+    order: I64 | None  # column -> item (None: column i is item i)
+    batch_rows: I64  # per scored row, its row in the batch
+    excluded_mask: npt.NDArray[np.bool_] | None  # batch rows x catalog, when the batch is small enough to have one
+    excluded_places: I64  # per exclusion entry, its column
+    starts: I64  # per scored row, its first exclusion entry (exclusions are sorted by row)
+    counts: I64  # per scored row, its number of exclusion entries
+    disallowed: npt.NDArray[np.bool_] | None  # per column, True where the catalog mask rules the item out
+
+    @classmethod
+    def of(cls, source: DenseScores, exclusions: Exclusions) -> _Columns:
+        by_length = source.by_length if source.item_vectors.shape[0] >= PRUNE_MIN_ITEMS else None
+        starts = np.searchsorted(exclusions.rows, source.rows)
+        counts = np.searchsorted(exclusions.rows, source.rows, side="right") - starts
+        allowed = exclusions.allowed
+        if by_length is None:
+            vectors, order, places = source.item_vectors, None, exclusions.items
+            disallowed = None if allowed is None else ~allowed
+        else:
+            vectors, order, places = by_length.vectors, by_length.order, by_length.position[exclusions.items]
+            disallowed = None if allowed is None else ~allowed[by_length.order]
+        mask = exclusions.matrix
+        return cls(source.user_vectors, vectors, order, source.rows, mask, places, starts, counts, disallowed)
+
+    def scores(self, block: I64, width: int) -> F32:
+        """The block's rows (places in the source's rows) against the first `width` columns, excluded ones -inf."""
+        filled: F32 = self.user_vectors[block] @ self.vectors[:width].T
+        if self.excluded_mask is not None:  # a few rows: their rows x catalog mask, read in column order
+            marked = self.excluded_mask[self.batch_rows[block]]
+            np.putmask(filled, marked[:, :width] if self.order is None else marked[:, self.order[:width]], -np.inf)
+        elif total := int(self.counts[block].sum()):
+            # the block's rows' exclusion entries, one slice per row, gathered without a Python loop
+            counts = self.counts[block]
+            ends = np.cumsum(counts)
+            entries = np.arange(total) + np.repeat(self.starts[block] - (ends - counts), counts)
+            places = self.excluded_places[entries]
+            on_block = places < width
+            local = np.repeat(np.arange(len(block)), counts)
+            filled.reshape(-1)[local[on_block] * width + places[on_block]] = -np.inf
+        if self.disallowed is not None:
+            filled[:, self.disallowed[:width]] = -np.inf
+        return filled
 
 
 def places_in(order: I64, n_items: int) -> I64:

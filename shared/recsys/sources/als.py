@@ -12,6 +12,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from recsys import columns as C
+from recsys.candidates import scores
 from recsys.candidates.base import (
     F32,
     I64,
@@ -24,7 +25,7 @@ from recsys.candidates.base import (
     expect_finite,
     expect_shape,
 )
-from recsys.candidates.scores import DenseScores
+from recsys.candidates.scores import DenseScores, LengthOrder
 
 USER_FACTORS: Final = "als_user_factors.npy"
 ITEM_FACTORS: Final = "als_item_factors.npy"
@@ -50,9 +51,15 @@ class LoadedAls:
         unit: F32 = (self.item_factors / norms).astype(np.float32)
         return unit
 
+    @cached_property
+    def by_length(self) -> LengthOrder | None:
+        """The item factors longest first, for a top-n that skips the short tail (large catalogs only)."""
+        return LengthOrder.of(self.item_factors) if len(self.item_factors) >= scores.PRUNE_MIN_ITEMS else None
+
     def score(self, batch: UserBatch) -> SourceScores:
         rows = np.flatnonzero(batch.has_history)
-        return DenseScores(rows, self.user_factors[batch.users[rows]], self.item_factors, len(batch))
+        users = self.user_factors[batch.users[rows]]
+        return DenseScores(rows, users, self.item_factors, len(batch), self.by_length)
 
     def similar(self, item: int, k: int, exclude: I64) -> tuple[I64, F32]:
         """Nearest items by cosine of the factors."""
