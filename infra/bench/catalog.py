@@ -7,8 +7,9 @@
    and a file of the heaviest users (batch.py's probe, each run in its own process for its peak RSS).
 3. Online: GET /recommendations through the real rerank handler (Mangum + FastAPI), for random
    known users, the 20 heaviest users and the heaviest alone, after warm-up; peak RSS of that process.
-4. The ALS top-n over the whole catalog against the length-order prefixes (`PRUNE_MIN_ITEMS`), in
-   one process, alternating, so that the VM's drift hits both alike: users/s of 1,024-user chunks.
+4. The ALS top-n over the whole catalog against the length-order prefixes (`als.PRUNE_MIN_ITEMS`), in
+   one process, alternating (each first in every other round), so that the VM's drift hits both alike:
+   users/s of 1,024-user chunks, and whether every round's answers were the same.
 """
 
 from __future__ import annotations
@@ -67,9 +68,9 @@ import json, random, sys, time
 import numpy as np
 import recsys.runtime
 from pathlib import Path
-from recsys.candidates import scores
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
+from recsys.sources import als
 model = LoadedModel.from_dir(Path(sys.argv[1]))
 rng = random.Random(1)
 known = len(model.arrays.users.ids)
@@ -84,16 +85,20 @@ def run():
         ranked.append(model.recommender.recommend(Request(users=chunk, k=np.full(len(chunk), 10))))
     return len(users) / (time.perf_counter() - started), ranked
 
-rates = {"whole catalog": [], "length-order prefixes": []}
-answers = {}
-run()
-for _ in range(int(sys.argv[2])):
-    for name, limit in (("length-order prefixes", 0), ("whole catalog", 10**12)):
-        scores.PRUNE_MIN_ITEMS = limit
+arms = {"whole catalog": 10**12, "length-order prefixes": 0}  # als.PRUNE_MIN_ITEMS, read at each request
+rates = {name: [] for name in arms}
+same = True
+for name, limit in arms.items():  # warm-up, the length order built
+    als.PRUNE_MIN_ITEMS = limit
+    run()
+for round_ in range(int(sys.argv[2])):
+    answers = {}
+    for name in sorted(arms, reverse=bool(round_ % 2)):  # each arm goes first in every other round
+        als.PRUNE_MIN_ITEMS = arms[name]
         rate, answers[name] = run()
         rates[name].append(rate)
-same = all(np.array_equal(a.row, b.row) and np.array_equal(a.item, b.item)
-           for a, b in zip(answers["whole catalog"], answers["length-order prefixes"]))
+    same &= all(np.array_equal(a.row, b.row) and np.array_equal(a.item, b.item)
+                for a, b in zip(answers["whole catalog"], answers["length-order prefixes"]))
 print(json.dumps({"rates": rates, "same": same}))
 """
 

@@ -26,6 +26,7 @@ from recsys.errors import InputDataError, ModelUnavailableError
 from recsys.loaded import LoadedModel
 from recsys.recommender import Request
 from recsys.runtime.local_context import LocalLambdaContext
+from recsys.sources import als
 
 from ..conftest import load_event
 
@@ -492,7 +493,7 @@ def test_a_chunk_of_the_heaviest_users_equals_scoring_each_user_alone(
     monkeypatch.setattr(scores, "DENSE_BLOCK_ROWS", 4)
     widths: list[Any] = []
     if dense_top == "length-order prefixes":  # the large-catalog path, on this small catalog
-        monkeypatch.setattr(scores, "PRUNE_MIN_ITEMS", 0)
+        monkeypatch.setattr(als, "PRUNE_MIN_ITEMS", 0)
         monkeypatch.setattr(scores, "PRUNE_HEAD", 64)
         prefix_widths = scores.DenseScores._prefix_widths
         monkeypatch.setattr(

@@ -77,8 +77,7 @@ def test_each_score_shape_picks_what_the_reference_picks(
     dense = DenseScores(rows, users, items, n_rows)
     expected_dense = list(reference_top(matrix, excluded, allowed, n))
     assert [a.tolist() for a in dense.top(exclusions, n)] == expected_dense
-    with monkeypatch.context() as prune:  # the length-order prefixes, at any catalog size, a tiny head
-        prune.setattr(scores, "PRUNE_MIN_ITEMS", 0)
+    with monkeypatch.context() as prune:  # the length-order prefixes, a tiny head
         prune.setattr(scores, "PRUNE_HEAD", int(rng.integers(1, 12)))
         by_length = DenseScores(rows, users, items, n_rows, LengthOrder.of(items))
         assert [a.tolist() for a in by_length.top(exclusions, n)] == expected_dense
@@ -100,7 +99,6 @@ def test_the_length_order_skips_the_short_tail_and_answers_as_the_whole_catalog(
     """Item vectors of power-law lengths, as ALS gives popular items: most rows need a short prefix of the
     length order, and the top-n (ties included: scores rounded to a coarse grid) is the whole catalog's."""
     monkeypatch.setattr(scores, "DENSE_BLOCK_ROWS", 16)
-    monkeypatch.setattr(scores, "PRUNE_MIN_ITEMS", 0)
     monkeypatch.setattr(scores, "PRUNE_HEAD", 64)
     rng = np.random.default_rng(7)
     n_rows, n_items, n = 100, 3_000, 20
@@ -129,7 +127,6 @@ def test_the_length_order_skips_the_short_tail_and_answers_as_the_whole_catalog(
 def test_an_item_exactly_at_the_bound_is_still_scored(monkeypatch: pytest.MonkeyPatch) -> None:
     """|u| |v| equal to the row's floor: the item can tie the n-th best, and wins the tie as the lower
     item, so the prefix must reach it (the bound is >=, and its slack only widens it)."""
-    monkeypatch.setattr(scores, "PRUNE_MIN_ITEMS", 0)
     monkeypatch.setattr(scores, "PRUNE_HEAD", 4)
     items = np.asarray([[1, 0]] + [[1, 5]] * 4 + [[0.5, 0]] * 5, dtype=np.float32)  # item 0: short, parallel
     users = np.asarray([[1, 0]], dtype=np.float32)
@@ -138,6 +135,25 @@ def test_an_item_exactly_at_the_bound_is_still_scored(monkeypatch: pytest.Monkey
     widths = dense._prefix_widths(scores._Columns.of(dense, exclusions), 1)
     assert widths.tolist() == [5]  # the four long items and item 0, not the 0.5s
     assert [a.tolist() for a in dense.top(exclusions, 1)] == [[0], [0]]
+
+
+@pytest.mark.parametrize(
+    ("user", "items"),
+    [
+        ([1e20, 0], [[1e20, 0], [1e19, 0], [1, 0], [0.5, 0]]),  # the floor overflows float32 to inf
+        ([1e-44, 0], [[0.95, 0]] + [[1, 0]] * 4 + [[0.1, 0]] * 3),  # subnormal scores: rounding is not relative
+    ],
+)
+def test_a_floor_that_cannot_bound_reaches_the_whole_catalog(
+    user: list[float], items: list[list[float]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scores, "PRUNE_HEAD", 1)
+    users, vectors = np.asarray([user], dtype=np.float32), np.asarray(items, dtype=np.float32)
+    rows, exclusions = np.zeros(1, dtype=np.int64), Exclusions.of(Ragged.from_lists([[]]), len(items))
+    with np.errstate(over="ignore"):
+        whole = DenseScores(rows, users, vectors, 1).top(exclusions, 2)
+        pruned = DenseScores(rows, users, vectors, 1, LengthOrder.of(vectors)).top(exclusions, 2)
+    assert [a.tolist() for a in pruned] == [a.tolist() for a in whole]
 
 
 def test_chunks_are_bounded_by_users_and_by_history_and_cover_every_user_once() -> None:

@@ -25,13 +25,11 @@ I64 = npt.NDArray[np.int64]
 DENSE_BLOCK_ROWS = 64
 #: Pairs gathered at once when scoring given pairs (factor rows copied per pair).
 PAIR_BLOCK = 65_536
-#: From this many items on, a dense top-n scores each row's prefix of `LengthOrder`, not the catalog:
-#: 7-9% more batch throughput at 100k items, none at 50k (docs/benchmarks.md, `make bench`).
-PRUNE_MIN_ITEMS = 60_000
 #: The longest item vectors every row is scored against first, to find how far its top n can reach.
 PRUNE_HEAD = 2_048
-#: Slack on the bound, far above float32's rounding of a dot product (< factors x 2**-24 of |u||v|).
-PRUNE_SLACK = 1e-4
+#: Slack on the bound: 16x float32's worst-case rounding of a dot product at the largest factor count
+#: (1,024 x 2**-24 of |u||v|); scores too small to round relative to |u||v| (subnormal) get no bound.
+PRUNE_SLACK = 1e-3
 
 
 @dataclass(frozen=True)
@@ -60,8 +58,9 @@ class DenseScores:
 
     The users x catalog matrix is never held whole: `top` computes it a block of rows at a time and
     `at` computes just the asked pairs, so memory is bounded by the block, not by batch x catalog.
-    With `by_length` (a large catalog), `top` scores each block against the prefix of the length
-    order its rows need, rows sorted by that need; the answer is the same to the last tie.
+    With `by_length` (the ALS source gives one for a large catalog), `top` scores each block against
+    the prefix of the length order its rows need, rows sorted by that need; the answer is the same to
+    the last tie.
     """
 
     rows: I64  # the batch rows that have scores, ascending
@@ -137,7 +136,8 @@ class DenseScores:
             filled = columns.scores(block, head)
             floors[block] = np.partition(filled, head - n, axis=1)[:, head - n]  # -inf: fewer than n allowed
         user_lengths = np.linalg.norm(self.user_vectors.astype(np.float64), axis=1)
-        bounded = user_lengths > 0  # a floor <= 0 (-inf: fewer than n allowed) reaches every item anyway
+        # no bound from a floor <= 0 (-inf: fewer than n allowed), a subnormal or overflowed one, or a zero user
+        bounded = (floors >= np.finfo(np.float32).tiny) & np.isfinite(floors) & (user_lengths > 0)
         widths = np.full(len(self.rows), len(lengths), dtype=np.int64)
         reach = floors[bounded] / user_lengths[bounded] * (1 - PRUNE_SLACK)
         widths[bounded] = np.searchsorted(-lengths, -reach, side="right")  # how many |v| >= reach
@@ -264,25 +264,28 @@ class _Columns:
     order: I64 | None  # column -> item (None: column i is item i)
     batch_rows: I64  # per scored row, its row in the batch
     excluded_mask: npt.NDArray[np.bool_] | None  # batch rows x catalog, when the batch is small enough to have one
-    excluded_places: I64  # per exclusion entry, its column
-    starts: I64  # per scored row, its first exclusion entry (exclusions are sorted by row)
-    counts: I64  # per scored row, its number of exclusion entries
+    # without the mask: per exclusion entry its column, and per scored row its first entry and their count
+    excluded_places: I64
+    starts: I64
+    counts: I64
     disallowed: npt.NDArray[np.bool_] | None  # per column, True where the catalog mask rules the item out
 
     @classmethod
     def of(cls, source: DenseScores, exclusions: Exclusions) -> _Columns:
-        by_length = source.by_length if source.item_vectors.shape[0] >= PRUNE_MIN_ITEMS else None
-        starts = np.searchsorted(exclusions.rows, source.rows)
-        counts = np.searchsorted(exclusions.rows, source.rows, side="right") - starts
-        allowed = exclusions.allowed
+        by_length, allowed, mask = source.by_length, exclusions.allowed, exclusions.matrix
         if by_length is None:
-            vectors, order, places = source.item_vectors, None, exclusions.items
+            vectors, order = source.item_vectors, None
             disallowed = None if allowed is None else ~allowed
         else:
-            vectors, order, places = by_length.vectors, by_length.order, by_length.position[exclusions.items]
+            vectors, order = by_length.vectors, by_length.order
             disallowed = None if allowed is None else ~allowed[by_length.order]
-        mask = exclusions.matrix
-        return cls(source.user_vectors, vectors, order, source.rows, mask, places, starts, counts, disallowed)
+        if mask is not None:  # the mask says it all (for a heavy user, no pass over 70k entries)
+            none = np.zeros(0, dtype=np.int64)
+            return cls(source.user_vectors, vectors, order, source.rows, mask, none, none, none, disallowed)
+        places = exclusions.items if by_length is None else by_length.position[exclusions.items]
+        starts = np.searchsorted(exclusions.rows, source.rows)
+        counts = np.searchsorted(exclusions.rows, source.rows, side="right") - starts
+        return cls(source.user_vectors, vectors, order, source.rows, None, places, starts, counts, disallowed)
 
     def scores(self, block: I64, width: int) -> F32:
         """The block's rows (places in the source's rows) against the first `width` columns, excluded ones -inf."""

@@ -12,7 +12,6 @@ import numpy.typing as npt
 from pydantic import Field
 
 from recsys import columns as C
-from recsys.candidates import scores
 from recsys.candidates.base import (
     F32,
     I64,
@@ -29,6 +28,9 @@ from recsys.candidates.scores import DenseScores, LengthOrder
 
 USER_FACTORS: Final = "als_user_factors.npy"
 ITEM_FACTORS: Final = "als_item_factors.npy"
+#: From this many items on, the top-n scores each row's prefix of the factors by length, not the
+#: catalog: 1.07x batch throughput at 100k items, none at 50k (docs/benchmarks.md, `make bench`).
+PRUNE_MIN_ITEMS = 60_000
 
 
 class AlsSettings(SourceSettings):
@@ -52,14 +54,15 @@ class LoadedAls:
         return unit
 
     @cached_property
-    def by_length(self) -> LengthOrder | None:
-        """The item factors longest first, for a top-n that skips the short tail (large catalogs only)."""
-        return LengthOrder.of(self.item_factors) if len(self.item_factors) >= scores.PRUNE_MIN_ITEMS else None
+    def by_length(self) -> LengthOrder:
+        """The item factors longest first, for a top-n that skips the short tail (built on first use)."""
+        return LengthOrder.of(self.item_factors)
 
     def score(self, batch: UserBatch) -> SourceScores:
         rows = np.flatnonzero(batch.has_history)
         users = self.user_factors[batch.users[rows]]
-        return DenseScores(rows, users, self.item_factors, len(batch), self.by_length)
+        by_length = self.by_length if len(self.item_factors) >= PRUNE_MIN_ITEMS else None
+        return DenseScores(rows, users, self.item_factors, len(batch), by_length)
 
     def similar(self, item: int, k: int, exclude: I64) -> tuple[I64, F32]:
         """Nearest items by cosine of the factors."""
