@@ -64,6 +64,12 @@ def split(interactions: pd.DataFrame, days: int) -> Replay:
     )
 
 
+def history_before(replay: Replay, start: int) -> pd.DataFrame:
+    """Everything known at `start`: the training part and the replayed events before it (what the
+    refreshed chart counts, what is seen, and what the model retrained that day learns from)."""
+    return pd.concat([replay.train, replay.events[replay.events["timestamp"] < start]])
+
+
 def session_before(events: pd.DataFrame, start: int) -> dict[str, list[str]]:
     """user -> items of their replayed events before `start`, newest first, each once, at most SESSION_EVENTS
     events read (as `UserEventsTable.recent_items` answers)."""
@@ -140,7 +146,7 @@ def main() -> int:
     recommended: dict[str, list[npt.NDArray[np.int32]]] = {mode: [] for mode in modes}
     relevant: list[list[int]] = []
     for start in replay.starts:
-        before = pd.concat([replay.train, replay.events[replay.events["timestamp"] < start]])
+        before = history_before(replay, start)
         today = replay.events[(replay.events["timestamp"] >= start) & (replay.events["timestamp"] < start + DAY)]
         seen_by_user = before.groupby("user_id")["item_id"].agg(set).to_dict()
         users = [str(u) for u in pd.unique(today["user_id"])]

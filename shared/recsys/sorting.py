@@ -2,9 +2,9 @@
 
 Every top-n in serving is this sort. `np.lexsort` over three keys is the obvious way and the slow
 one (an indirect merge sort per key); the same order comes from one stable sort of a packed integer
-key when the scores are float32 (8x faster on 500k pairs). That needs the items ascending within
-each row on the way in, which is how candidate lists are built (sorted `row * n_items + item`
-keys); `rows_best_first` checks it.
+key when the scores are float32 (8x faster on 500k pairs). Ties then keep their input order, so the
+items must come ascending within each row, which is how candidate lists are built (sorted
+`row * n_items + item` keys); `rows_best_first` checks it and sorts them so when they do not.
 """
 
 from __future__ import annotations
@@ -63,13 +63,21 @@ def _descending_bits(values: npt.NDArray[np.float32]) -> npt.NDArray[np.uint32]:
 def rows_best_first(rows: I64, items: npt.NDArray[np.integer], scores: npt.NDArray[np.floating]) -> I64:
     """The permutation that sorts pairs by row ascending, score descending, item ascending.
 
-    One stable sort of (row << 32 | descending score bits) when the scores are float32 and the pairs
-    come item-ascending within rows (as candidate lists are built); `np.lexsort` otherwise, and for
-    short lists. NaN scores must not reach here (a scorer uses -inf for pairs it rules out)."""
+    One stable sort of (row << 32 | descending score bits) when the scores are float32: ties keep
+    their input order, which is item order when the pairs come item-ascending within rows (as
+    candidate lists are built). Pairs in another order (a length-ordered top-n, a caller's list to
+    rerank) are put in that order first by one sort of their `row * n_items + item` keys, still
+    faster than `np.lexsort`, which short lists use. NaN scores must not reach here (a scorer uses
+    -inf for pairs it rules out)."""
     if len(rows) < max(SMALL, 2) or scores.dtype != np.float32 or int(rows.max()) >= 2**31:
         return np.lexsort((items, -scores, rows))
     keys = rows.astype(np.int64) * (int(items.max()) + 1) + items
-    if not bool(np.all(keys[1:] > keys[:-1])):
-        return np.lexsort((items, -scores, rows))  # not built item-ascending (e.g. a caller's list to rerank)
+    if bool(np.all(keys[1:] > keys[:-1])):
+        return _by_row_then_score(rows, scores)
+    by_key = np.argsort(keys, kind="stable").astype(np.int64)
+    return by_key[_by_row_then_score(rows[by_key], scores[by_key])]
+
+
+def _by_row_then_score(rows: I64, scores: npt.NDArray[np.float32]) -> I64:
     packed = (rows.astype(np.uint64) << np.uint64(32)) | _descending_bits(scores).astype(np.uint64)
     return np.argsort(packed, kind="stable").astype(np.int64)

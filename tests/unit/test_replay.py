@@ -9,7 +9,7 @@ import pandas as pd
 from ..conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "infra" / "scripts"))
-from replay import DAY, SESSION_EVENTS, session_before, split
+from replay import DAY, SESSION_EVENTS, history_before, session_before, split
 
 
 def frame(rows: list[tuple[str, str, int]]) -> pd.DataFrame:
@@ -38,3 +38,15 @@ def test_a_session_holds_only_events_before_the_day_newest_first_each_item_once(
 def test_a_session_reads_at_most_the_tables_newest_events() -> None:
     events = frame([("u", f"i{n}", n) for n in range(SESSION_EVENTS + 5)])
     assert session_before(events, 10**9)["u"] == [f"i{n}" for n in range(SESSION_EVENTS + 4, 4, -1)]
+
+
+def test_a_day_sees_the_training_data_and_the_events_before_it_nothing_later() -> None:
+    """What the refreshed chart counts and the model retrained that day (`--retrain-daily`) learns from."""
+    end = 100 * DAY
+    data = frame(
+        [("u", "a", 10), ("u", "b", end - 2 * DAY - 1), ("v", "c", end - 2 * DAY + 5), ("v", "d", end - DAY)]
+        + [("w", "e", end - 1)]  # the data ends here: the cut is at end - 2 days
+    )
+    replay = split(data, days=2)
+    assert history_before(replay, replay.starts[0])["item_id"].tolist() == ["a", "b"]
+    assert history_before(replay, replay.starts[1])["item_id"].tolist() == ["a", "b", "c"]  # not d, at the start

@@ -80,6 +80,15 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def s3_writes(resource: dict[str, Any]) -> dict[str, list[str]]:
+    """Sid -> the ARNs of each of the resource's statements that may put or delete S3 objects."""
+    return {
+        s["Sid"]: [t for t in strings_in(s["Resource"]) if t.startswith("arn:")]
+        for s in statements(resource)
+        if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))
+    }
+
+
 def functions() -> dict[str, dict[str, Any]]:
     return {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 
@@ -131,9 +140,9 @@ def test_serving_functions_only_read_the_models_prefix(name: str) -> None:
 
 def test_batch_reads_input_and_models_and_writes_only_output() -> None:
     by_sid = {s["Sid"]: s for s in statements(RESOURCES["BatchScoringFunction"])}
-    writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))]
-    assert [s["Sid"] for s in writes] == ["WriteOutput"]
-    assert strings_in(writes[0]["Resource"])[0].endswith("/output/*")
+    writes = s3_writes(RESOURCES["BatchScoringFunction"])
+    assert list(writes) == ["WriteOutput"]
+    assert writes["WriteOutput"][0].endswith("/output/*")
     assert strings_in(by_sid["ReadInput"]["Resource"])[0].endswith("/input/*")
     assert by_sid["ReadInput"]["Action"] == "s3:GetObject"
 
@@ -334,13 +343,12 @@ def test_alarms_on_our_own_metrics_watch_names_the_code_emits() -> None:
 
 
 def test_the_overlay_refresh_is_scheduled_and_writes_only_overlays() -> None:
-    by_sid = {s["Sid"]: s for s in statements(RESOURCES["OverlayFunction"])}
-    writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))]
-    assert [s["Sid"] for s in writes] == ["WriteOverlays"]
-    assert [t for t in strings_in(writes[0]["Resource"]) if t.startswith("arn:")] == [
-        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlays/*",
-        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlay-state/*",
-    ]
+    assert s3_writes(RESOURCES["OverlayFunction"]) == {
+        "WriteOverlays": [
+            "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlays/*",
+            "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/overlay-state/*",
+        ]
+    }
     schedule = RESOURCES["OverlaySchedule"]["Properties"]
     assert schedule["ScheduleExpression"] == {"Ref": "OverlayScheduleExpression"}
     assert TEMPLATE["Parameters"]["OverlayScheduleExpression"]["Default"] == "rate(30 minutes)"
@@ -408,13 +416,12 @@ def test_the_training_function_uploads_versions_and_can_never_make_one_live() ->
 
 
 def test_the_retrain_steps_write_only_their_runs_and_the_current_pointer() -> None:
-    by_sid = {s["Sid"]: s for s in statements(RESOURCES["RetrainFunction"])}
-    writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(strings_in(s["Action"]))]
-    assert [s["Sid"] for s in writes] == ["WriteRunsAndCurrent"]
-    assert [t for t in strings_in(writes[0]["Resource"]) if t.startswith("arn:")] == [
-        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/retraining/*",
-        "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/models/CURRENT",
-    ]
+    assert s3_writes(RESOURCES["RetrainFunction"]) == {
+        "WriteRunsAndCurrent": [
+            "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/retraining/*",
+            "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/models/CURRENT",
+        ]
+    }
 
 
 def test_the_retraining_runs_weekly_and_a_failed_or_refused_run_sets_off_an_alarm() -> None:

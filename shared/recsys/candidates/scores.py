@@ -110,9 +110,6 @@ class DenseScores:
             flat = flat[values > -np.inf]  # a row with fewer than n allowed items has threshold -inf
             rows, places = np.divmod(flat, width)
             items = places if columns.order is None else columns.order[places]
-            if pruned:  # in item order within rows, so that the packed sort breaks ties to the lower item
-                by_item = np.argsort(rows * n_items + items)
-                rows, items, flat = rows[by_item], items[by_item], flat[by_item]
             order = rows_best_first(rows, items, filled.reshape(-1)[flat])  # ties at the threshold: lower item first
             rows, items = rows[order], items[order]
             first = positions_in_runs(rows) < n
