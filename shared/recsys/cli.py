@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from recsys.errors import RecsysError
+from recsys.errors import PromotionRefusedError, RecsysError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -79,7 +79,10 @@ def _publish(args: argparse.Namespace) -> int:
     from recsys.store.lifecycle import publish
     from recsys.store.s3 import S3ModelStore
 
-    outcome = publish(args.model, S3ModelStore(args.bucket, args.prefix), force=args.force)
+    try:
+        outcome = publish(args.model, S3ModelStore(args.bucket, args.prefix), force=args.force)
+    except PromotionRefusedError as exc:
+        raise PromotionRefusedError(f"{exc.message} (use --force to publish anyway)") from None
     print(outcome)
     return 0
 

@@ -68,6 +68,7 @@ def test_gate_refuses_a_worse_model_and_force_overrides(
     assert err.count("\n") == 1
     assert "0.1000" in err
     assert "0.2000" in err
+    assert "use --force" in err  # the way past the gate, named where it can be used
     assert main([*args, "--force"]) == 0
     assert store.current_version() == "v3-worse"
 
@@ -313,3 +314,15 @@ def test_promote_makes_an_uploaded_version_live_only_if_it_arrives_whole(
     upload(variants["b"], store)
     assert promote(store, "v2-b") == "published v2-b"
     assert store.current_version() == "v2-b"
+
+
+def test_promote_judges_before_it_downloads(s3: S3Client, variants: dict[str, Path]) -> None:
+    """A version the gate refuses (what sets off the retraining alarm) costs two manifest reads: its files
+    are never fetched, so a damaged one is reported as refused, not as damaged."""
+    store = S3ModelStore(BUCKET, "recsys")
+    publish(variants["a"], store)
+    upload(variants["worse"], store)
+    s3.put_object(Bucket=BUCKET, Key=store.key("v3-worse", A.RANKER), Body=b"never downloaded")
+    with pytest.raises(PromotionRefusedError, match="below live v1-a"):
+        promote(store, "v3-worse")
+    assert store.current_version() == "v1-a"

@@ -194,6 +194,7 @@ def test_a_model_the_gate_refuses_is_kept_not_published_and_the_run_fails(
     assert store.current_version() == "v9-better"
     version = refused["calls"][-1][1]["version"]
     assert f"recsys rollback --to {version}" in refused["cause"]
+    assert "--force" not in refused["cause"]  # a CLI flag: the workflow has no way to pass it
     kept = store.manifest(version)  # complete in S3, just not live
     assert {entry.name for entry in kept.files} >= {A.RANKER, A.ITEM_IDS}
     # the gate judged these inputs: the next run stands down until something new arrives

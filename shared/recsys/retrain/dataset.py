@@ -73,13 +73,13 @@ def events_as_interactions(
     events: pd.DataFrame, history: pd.DataFrame, event_types: frozenset[str] | None
 ) -> pd.DataFrame:
     """Log events (one row per event) as rows with the history's columns."""
-    if event_types is not None and len(events):
+    if event_types is not None:
         events = events[events["event_type"].isin(sorted(event_types))]
     rows = pd.DataFrame(
         {
-            C.USER_ID: events[C.USER_ID].astype("string") if len(events) else pd.Series([], dtype="string"),
-            C.ITEM_ID: events[C.ITEM_ID].astype("string") if len(events) else pd.Series([], dtype="string"),
-            C.TIMESTAMP: (events["sent_at_ms"].to_numpy(np.int64) // 1000) if len(events) else np.array([], np.int64),
+            C.USER_ID: events[C.USER_ID].astype("string"),
+            C.ITEM_ID: events[C.ITEM_ID].astype("string"),
+            C.TIMESTAMP: events["sent_at_ms"].to_numpy(np.int64) // 1000,
         }
     )
     if C.RATING in history:

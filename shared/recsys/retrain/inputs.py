@@ -103,12 +103,7 @@ def gather(
             f"nothing to train on: no objects under s3://{store.bucket}/{history}interactions/ "
             f"and none under s3://{store.bucket}/{store.folder(EVENT_LOG)}"
         )
-    store.client.put_object(
-        Bucket=store.bucket,
-        Key=inputs_key(store, run),
-        Body=inputs.model_dump_json(indent=1).encode(),
-        ContentType="application/json",
-    )
+    store.put_json(inputs_key(store, run), inputs.model_dump(mode="json"))
     return inputs
 
 
@@ -132,7 +127,4 @@ def last_fingerprint(store: S3ModelStore) -> str | None:
 
 def record_last_run(store: S3ModelStore, inputs: TrainingInputs, outcome: dict[str, Any]) -> None:
     """What the gate decided on these inputs: the next run with the same inputs has nothing new to try."""
-    body = {"run": inputs.run, "fingerprint": inputs.fingerprint, **outcome}
-    store.client.put_object(
-        Bucket=store.bucket, Key=last_run_key(store), Body=json.dumps(body).encode(), ContentType="application/json"
-    )
+    store.put_json(last_run_key(store), {"run": inputs.run, "fingerprint": inputs.fingerprint, **outcome})

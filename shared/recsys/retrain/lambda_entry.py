@@ -6,6 +6,7 @@ serving would); TrainingFunction is a container image with the training librarie
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -13,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.retrain.inputs import RUN_PATTERN, gather, last_fingerprint
-from recsys.runtime.container import get_model_settings
+from recsys.runtime.container import get_model_store
 from recsys.runtime.lambda_handler import Event, Handler, instrumented
 from recsys.runtime.telemetry import logger, metrics
 from recsys.store.s3 import S3ModelStore
@@ -31,10 +32,7 @@ class StepRequest(BaseModel):
 
 
 def _store() -> S3ModelStore:
-    settings = get_model_settings()
-    if settings.model_bucket is None:
-        raise ValueError("the retraining steps need MODEL_BUCKET")
-    return S3ModelStore(settings.model_bucket, settings.model_prefix)
+    return get_model_store("the retraining steps")
 
 
 def _gather(request: StepRequest) -> dict[str, Any]:
@@ -56,7 +54,7 @@ def _train(request: StepRequest) -> dict[str, Any]:
 
     candidate = train_candidate(_store(), request.run)
     metrics.add_metric(name="retraining_seconds", unit=MetricUnit.Seconds, value=candidate.seconds)
-    return candidate.summary()
+    return asdict(candidate)
 
 
 def _promote(request: StepRequest) -> dict[str, Any]:
@@ -67,7 +65,7 @@ def _promote(request: StepRequest) -> dict[str, Any]:
     promotion = promote_candidate(_store(), request.run, request.version)
     name = "retraining_published" if promotion.published else "retraining_refused"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    return promotion.summary()
+    return asdict(promotion)
 
 
 STEPS = {"gather": _gather, "train": _train, "promote": _promote}

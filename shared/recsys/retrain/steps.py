@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from recsys.errors import PromotionRefusedError
 from recsys.retrain.inputs import read_inputs, record_last_run
@@ -20,11 +19,8 @@ class Candidate:
     version: str
     ndcg_at_10: float | None
     interactions: int
-    events: int
+    events: int  # log events read, of every type (`interactions` counts the rows trained on)
     seconds: float
-
-    def summary(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -34,11 +30,8 @@ class Promotion:
     published: bool
     message: str
 
-    def summary(self) -> dict[str, Any]:
-        return asdict(self)
 
-
-def train_candidate(store: S3ModelStore, run: str, work_root: Path | None = None) -> Candidate:
+def train_candidate(store: S3ModelStore, run: str) -> Candidate:
     """Train on the run's inputs and upload the model as a version that is not live (the gate decides)."""
     from recsys.config import load_settings  # pandas, implicit, LightGBM training: the training image only
     from recsys.retrain.dataset import download_inputs, training_table
@@ -48,7 +41,7 @@ def train_candidate(store: S3ModelStore, run: str, work_root: Path | None = None
 
     started = time.perf_counter()
     inputs = read_inputs(store, run)
-    with tempfile.TemporaryDirectory(prefix=f"recsys-retrain-{run}-", dir=work_root) as work:
+    with tempfile.TemporaryDirectory(prefix=f"recsys-retrain-{run}-") as work:
         work_dir = Path(work)
         local = download_inputs(store, inputs, work_dir)
         types = frozenset(inputs.event_types) if inputs.event_types is not None else None

@@ -29,6 +29,15 @@ def get_model_settings() -> ModelSettings:
     return ModelSettings()
 
 
+def get_model_store(needed_by: str) -> S3ModelStore:
+    """The model bucket, for the functions that write to it (the overlay refresh, the retraining steps):
+    they have no use for a local MODEL_DIR."""
+    settings = get_model_settings()
+    if settings.model_bucket is None:
+        raise ValueError(f"{needed_by} needs MODEL_BUCKET")
+    return S3ModelStore(settings.model_bucket, settings.model_prefix)
+
+
 def source_for(settings: ModelSettings) -> ModelSource:
     if settings.model_dir is not None:
         return LocalSource(settings.model_dir)

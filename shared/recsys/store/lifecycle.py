@@ -37,6 +37,10 @@ def _upload_version(model_dir: Path, manifest: A.Manifest, store: S3ModelStore) 
     return uploaded
 
 
+#: Gate-and-write rounds before giving up on a CURRENT that keeps changing under us.
+ATTEMPTS = 3
+
+
 def check_servable(model_dir: Path, version: str) -> None:
     """Load the model the way serving does (manifest format, sources, feature list against the ranker):
     what this code cannot load must never become live."""
@@ -55,7 +59,7 @@ def _gate(manifest: A.Manifest, live: str | None, store: S3ModelStore) -> None:
     if new_score is not None and live_score is not None and new_score < live_score:
         raise PromotionRefusedError(
             f"refusing to publish {manifest.version}: test nDCG@10 {new_score:.4f} is below live "
-            f"{live} {live_score:.4f} (use --force to publish anyway)"
+            f"{live} {live_score:.4f}"
         )
 
 
@@ -74,7 +78,7 @@ def upload(model_dir: Path, store: S3ModelStore) -> A.Manifest:
     return manifest
 
 
-def publish(model_dir: Path, store: S3ModelStore, force: bool = False, attempts: int = 3) -> str:
+def publish(model_dir: Path, store: S3ModelStore, force: bool = False) -> str:
     """Upload a model directory, verify it, then point CURRENT at it (unless the gate refuses: then nothing is
     uploaded)."""
     manifest = _checked(model_dir)
@@ -84,17 +88,24 @@ def publish(model_dir: Path, store: S3ModelStore, force: bool = False, attempts:
         if not uploaded:
             uploaded.append(_upload_new_version(model_dir, manifest, store))
 
-    outcome = _make_live(store, manifest, force, attempts, before_write=upload_once)
+    outcome = _make_live(store, manifest, force, ATTEMPTS, before_write=upload_once)
     if uploaded:
         return f"{outcome}: {uploaded[0]} file(s) uploaded to s3://{store.bucket}/{store.prefix}"
     return outcome
 
 
-def promote(store: S3ModelStore, version: str, force: bool = False, attempts: int = 3) -> str:
-    """Make an uploaded version live through the gate (unless forced): what the retraining workflow does with
-    the version its training job uploaded."""
-    _check_remote(store, version, "promote")
-    return _make_live(store, store.manifest(version), force, attempts)
+def promote(store: S3ModelStore, version: str) -> str:
+    """Make an uploaded version live through the gate: what the retraining workflow does with the version
+    its training job uploaded. The version is downloaded and checked only once the gate lets it through,
+    so a refused one costs two manifest reads, not a download and a load."""
+    checked: list[bool] = []
+
+    def check_once() -> None:
+        if not checked:
+            _check_remote(store, version, "promote")
+            checked.append(True)
+
+    return _make_live(store, store.manifest(version), False, ATTEMPTS, before_write=check_once)
 
 
 def _check_remote(store: S3ModelStore, version: str, verb: str) -> None:

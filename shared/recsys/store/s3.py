@@ -189,17 +189,21 @@ class S3ModelStore:
         """The version's live overlay, conditional on its pointer as read, like `write_current`."""
         self._write_pointer(self.overlay_current_key(version), {"overlay": overlay_id}, read_etag)
 
+    def put_json(self, key: str, body: Any, **condition: str) -> None:
+        """One small JSON object (a pointer, a run's record); `condition` is IfMatch or IfNoneMatch."""
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(body, indent=1).encode(),
+            ContentType="application/json",
+            **condition,  # type: ignore[arg-type]
+        )
+
     def _write_pointer(self, key: str, body: dict[str, str], read_etag: str | None) -> None:
         body = {**body, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
         condition = {"IfMatch": read_etag} if read_etag is not None else {"IfNoneMatch": "*"}
         try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=json.dumps(body).encode(),
-                ContentType="application/json",
-                **condition,  # type: ignore[arg-type]
-            )
+            self.put_json(key, body, **condition)
         except self.client.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise CurrentChangedError(f"s3://{self.bucket}/{key} changed while we decided") from None

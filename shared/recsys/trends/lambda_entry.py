@@ -10,21 +10,17 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recsys.runtime.container import get_model_settings
+from recsys.runtime.container import get_model_settings, get_model_store
 from recsys.runtime.lambda_handler import Event, Handler, instrumented
 from recsys.runtime.telemetry import logger, metrics
-from recsys.store.s3 import S3ModelStore
 from recsys.trends.refresh import refresh_overlay
 from recsys.trends.settings import get_trend_settings
 
 
 def handle(event: Event, context: LambdaContext) -> dict[str, Any]:
-    settings = get_model_settings()
-    if settings.model_bucket is None:
-        raise ValueError("the overlay refresh needs MODEL_BUCKET")
-    store = S3ModelStore(settings.model_bucket, settings.model_prefix)
+    store = get_model_store("the overlay refresh")
     types = get_trend_settings().trend_event_types
-    result = refresh_overlay(store, settings.model_cache_dir, event_types=types)
+    result = refresh_overlay(store, get_model_settings().model_cache_dir, event_types=types)
     if result.status in ("published", "unchanged"):
         metrics.add_metric(name="overlay_published", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="overlay_events", unit=MetricUnit.Count, value=result.events)
