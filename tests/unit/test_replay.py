@@ -43,9 +43,9 @@ def test_a_session_reads_at_most_the_tables_newest_events() -> None:
 def test_a_day_sees_the_training_data_and_the_events_before_it_nothing_later() -> None:
     """What the refreshed chart counts and the model retrained that day (`--retrain-daily`) learns from."""
     end = 100 * DAY
+    last = ("w", "e", end - 1)  # the data ends here: the cut is at end - 2 days
     data = frame(
-        [("u", "a", 10), ("u", "b", end - 2 * DAY - 1), ("v", "c", end - 2 * DAY + 5), ("v", "d", end - DAY)]
-        + [("w", "e", end - 1)]  # the data ends here: the cut is at end - 2 days
+        [("u", "a", 10), ("u", "b", end - 2 * DAY - 1), ("v", "c", end - 2 * DAY + 5), ("v", "d", end - DAY), last]
     )
     replay = split(data, days=2)
     assert history_before(replay, replay.starts[0])["item_id"].tolist() == ["a", "b"]
